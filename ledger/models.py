@@ -1,0 +1,211 @@
+"""The points ledger: the source of truth for every member's points.
+
+Design
+------
+* ``Entry`` is append-only. Each entry records the signed ``points`` it moved (the figure a
+  customer reads in their history) and, explicitly, how it changed each of the member's three
+  buckets: ``balance_delta`` (spendable), ``pending_delta`` and ``reserved_delta``. So for every
+  member ``SUM(balance_delta) == balance``, ``SUM(pending_delta) == pending_points`` and
+  ``SUM(reserved_delta) == reserved_points``: the invariant is a plain aggregate, checked by
+  tests and by ``ledger.selectors.member_ledger_discrepancies``.
+* Each kind allows only some delta shapes; check constraints hold them in the database, as
+  they hold ``balance_after >= 0`` and the non-zero ``points``.
+* Every credit creates a ``Lot`` (``remaining``, ``available_at``, ``expires_at``). Debits and
+  holds consume lots first-to-expire first; expiry turns what remains of a lot into an
+  ``expire`` entry; the pending job turns matured pending lots spendable.
+* A ``Hold`` is a reservation: points moved from balance to reserved, later confirmed (spent)
+  or released (given back, to the very lots they came from).
+* ``IdempotencyKey`` remembers the first outcome of a keyed write (status and body).
+* The member row (``members.Member``) carries the cached figures and is the lock: every writer
+  takes ``SELECT ... FOR UPDATE`` on it first (``ledger.locking``), so writers on one member
+  serialise and nothing is lost.
+
+Only ``ledger.services`` writes these tables or the member's figures.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+from django_scopes import ScopedManager
+
+
+class Entry(models.Model):
+    """One posted change to a member's points. Never updated or deleted."""
+
+    class Kind(models.TextChoices):
+        EARN = "earn", "Earn"
+        ADJUST = "adjust", "Adjustment"
+        REDEEM = "redeem", "Redeem"
+        RESERVE = "reserve", "Reserve"
+        RELEASE = "release", "Release"
+        EXPIRE = "expire", "Expire"
+        REVERSE = "reverse", "Reversal"
+        AVAILABLE = "available", "Now spendable"
+
+    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
+    program = models.ForeignKey("members.Program", on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(max_length=16, choices=Kind)
+    points = models.BigIntegerField()
+    balance_delta = models.BigIntegerField(default=0)
+    pending_delta = models.BigIntegerField(default=0)
+    reserved_delta = models.BigIntegerField(default=0)
+    balance_after = models.BigIntegerField()
+    reference = models.CharField(max_length=128, blank=True, default="")
+    rule = models.ForeignKey(
+        "rules.EarningRule", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reverses = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals"
+    )
+    actor = models.CharField(max_length=128, help_text="Who or what caused it.")
+    reason = models.CharField(max_length=255, blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        verbose_name_plural = "entries"
+        ordering = ["-id"]
+        permissions = [("adjust_points", "Can adjust a member's points, with a reason")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(points=0), name="ledger_entry_points_nonzero"),
+            models.CheckConstraint(
+                condition=Q(balance_after__gte=0), name="ledger_entry_balance_after_gte_0"
+            ),
+            # Transfers between buckets move nothing in or out of the member's holdings;
+            # every other kind's points are exactly what it added to or took from them.
+            models.CheckConstraint(
+                condition=(
+                    Q(kind__in=["reserve", "release", "available"])
+                    & Q(balance_delta=-(F("pending_delta") + F("reserved_delta")))
+                )
+                | (
+                    ~Q(kind__in=["reserve", "release", "available"])
+                    & Q(points=F("balance_delta") + F("pending_delta") + F("reserved_delta"))
+                ),
+                name="ledger_entry_deltas_match_kind",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind__in=["earn", "release", "available"]) | Q(points__gt=0),
+                name="ledger_entry_credit_kinds_positive",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind__in=["redeem", "reserve", "expire", "reverse"]) | Q(points__lt=0),
+                name="ledger_entry_debit_kinds_negative",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["member", "-id"], name="ledger_entry_member_recent"),
+            models.Index(fields=["merchant", "program", "reference"], name="ledger_entry_ref"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.points:+d}"
+
+
+class Lot(models.Model):
+    """What remains of one credit: consumed first-to-expire first, expires as a whole."""
+
+    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="lots")
+    entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="lot")
+    points = models.BigIntegerField()
+    remaining = models.BigIntegerField()
+    pending = models.BooleanField(default=False)
+    available_at = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(points__gt=0), name="ledger_lot_points_gt_0"),
+            models.CheckConstraint(
+                condition=Q(remaining__gte=0) & Q(remaining__lte=F("points")),
+                name="ledger_lot_remaining_within_points",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["member", "expires_at", "id"],
+                condition=Q(remaining__gt=0),
+                name="ledger_lot_open_fifo",
+            ),
+            models.Index(
+                fields=["expires_at"], condition=Q(remaining__gt=0), name="ledger_lot_open_expiry"
+            ),
+            models.Index(
+                fields=["available_at"], condition=Q(pending=True), name="ledger_lot_pending_due"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Lot {self.pk}: {self.remaining}/{self.points}"
+
+
+class Hold(models.Model):
+    """Points reserved for a redemption: confirmed (spent) or released (given back)."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        CONFIRMED = "confirmed", "Confirmed"
+        RELEASED = "released", "Released"
+        EXPIRED = "expired", "Expired"
+
+    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
+    program = models.ForeignKey("members.Program", on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="holds")
+    points = models.BigIntegerField()
+    status = models.CharField(max_length=16, choices=Status, default=Status.ACTIVE)
+    reference = models.CharField(max_length=128, blank=True, default="")
+    # [[lot_id, points], ...]: where the held points came from, so a release puts them back.
+    allocations = models.JSONField(default=list)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(points__gt=0), name="ledger_hold_points_gt_0"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["expires_at"], condition=Q(status="active"), name="ledger_hold_active_due"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Hold {self.pk}: {self.points} ({self.status})"
+
+
+class IdempotencyKey(models.Model):
+    """The first outcome of a keyed write, replayed for the same request (SPEC 5)."""
+
+    merchant = models.ForeignKey("members.Merchant", on_delete=models.CASCADE, related_name="+")
+    program = models.ForeignKey(
+        "members.Program", null=True, on_delete=models.CASCADE, related_name="+"
+    )
+    key = models.CharField(max_length=255, help_text="'<program id or ->:<key>'")
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField()
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "key"], name="ledger_idempotency_key_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="ledger_idem_created")]
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,510 @@
+"""The ledger's transaction manager: the only code that moves points.
+
+Each operation opens a transaction (joining the caller's, so other apps compose: a reward
+redemption opens its own ``atomic()`` and calls in here), locks the member row, writes the
+entry and the lots, and writes the member's cached figures from values computed under the lock.
+Business rules that need the ledger (enough points, member active) are checked under the lock;
+anything rejected writes nothing.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+
+from loyaltysite.clock import Clock, system_clock
+from loyaltysite.errors import InsufficientPoints, MemberInactive, ValidationFailed
+from members.models import Member, Program
+
+from .locking import lock_member
+from .models import Entry, Hold, Lot
+
+MAX_POINTS = 2**31 - 1
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    month0 = moment.month - 1 + months
+    year, month = moment.year + month0 // 12, month0 % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def expiry_for(program: Program, earned_at: datetime) -> datetime | None:
+    if program.expiry_policy == Program.ExpiryPolicy.AFTER_EARN:
+        return add_months(earned_at, program.expiry_months)
+    return None
+
+
+def _check_points(points: int, *, allow_negative: bool = False) -> None:
+    if isinstance(points, bool) or not isinstance(points, int):
+        raise ValidationFailed("points must be an integer.", field="points")
+    if points == 0 or (points < 0 and not allow_negative):
+        raise ValidationFailed(
+            "points must be a non-zero integer." if allow_negative else "points must be positive.",
+            field="points",
+        )
+    if abs(points) > MAX_POINTS:
+        raise ValidationFailed(f"points must be at most {MAX_POINTS}.", field="points")
+
+
+def _require_active(member: Member) -> None:
+    if member.status != Member.Status.ACTIVE:
+        raise MemberInactive(f"Member {member.card_id} is {member.status}.", field="member")
+
+
+def _post(
+    member: Member,
+    *,
+    kind: str,
+    points: int,
+    now: datetime,
+    actor: str,
+    balance_delta: int = 0,
+    pending_delta: int = 0,
+    reserved_delta: int = 0,
+    lifetime_delta: int = 0,
+    reason: str = "",
+    reference: str = "",
+    rule_id: int | None = None,
+    reverses_id: int | None = None,
+    metadata: dict[str, Any] | None = None,
+    touch_activity: bool = False,
+) -> Entry:
+    """Write one entry and the member's new figures. The caller holds the member lock."""
+    member.balance += balance_delta
+    member.pending_points += pending_delta
+    member.reserved_points += reserved_delta
+    member.lifetime_points += lifetime_delta
+    if member.balance < 0 or member.pending_points < 0 or member.reserved_points < 0:
+        raise InsufficientPoints(field="points")  # the caller's checks should make this unreachable
+    entry = Entry.objects.with_scopes_disabled().create(
+        merchant_id=member.merchant_id,
+        program_id=member.program_id,
+        member_id=member.pk,
+        kind=kind,
+        points=points,
+        balance_delta=balance_delta,
+        pending_delta=pending_delta,
+        reserved_delta=reserved_delta,
+        balance_after=member.balance,
+        reference=reference[:128],
+        rule_id=rule_id,
+        reverses_id=reverses_id,
+        actor=actor[:128],
+        reason=reason[:255],
+        metadata=metadata or {},
+        created_at=now,
+    )
+    fields: dict[str, Any] = {
+        "balance": member.balance,
+        "pending_points": member.pending_points,
+        "reserved_points": member.reserved_points,
+        "lifetime_points": member.lifetime_points,
+    }
+    if touch_activity:
+        member.last_activity_at = now
+        fields["last_activity_at"] = now
+    Member._base_manager.filter(pk=member.pk).update(**fields)
+    return entry
+
+
+def _consume_lots(member: Member, points: int) -> list[list[int]]:
+    """Take ``points`` from the member's spendable lots, first to expire first.
+
+    Returns the allocations ``[[lot_id, taken], ...]``. The caller holds the member lock, which
+    is what serialises every writer of these lots.
+    """
+    allocations: list[list[int]] = []
+    still = points
+    lots = (
+        Lot._base_manager.filter(member_id=member.pk, remaining__gt=0, pending=False)
+        .order_by(F("expires_at").asc(nulls_last=True), "id")
+        .values_list("id", "remaining")
+    )
+    drained: list[int] = []
+    for lot_id, remaining in lots.iterator(chunk_size=200):
+        take = min(remaining, still)
+        allocations.append([lot_id, take])
+        if take == remaining:
+            drained.append(lot_id)
+        else:
+            Lot._base_manager.filter(pk=lot_id).update(remaining=F("remaining") - take)
+        still -= take
+        if still == 0:
+            break
+    if drained:
+        Lot._base_manager.filter(pk__in=drained).update(remaining=0)
+    if still:
+        # The cached balance said there was enough: lots and cache disagree.
+        raise RuntimeError(f"ledger lots of member {member.pk} are short by {still} points")
+    return allocations
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who caused an entry: ``api-key:<prefix>``, ``staff:<user id>``, ``system:<job>``..."""
+
+    label: str
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def _actor(actor: Actor | str) -> str:
+    return str(actor)
+
+
+@transaction.atomic
+def points_credit(
+    *,
+    member: Member,
+    points: int,
+    actor: Actor | str,
+    reason: str = "",
+    reference: str = "",
+    pending_days: int | None = 0,
+    expires_at: datetime | None | bool = True,
+    rule_id: int | None = None,
+    metadata: dict[str, Any] | None = None,
+    require_active: bool = True,
+    clock: Clock = system_clock,
+) -> Entry:
+    """Credit earned points: a new lot, pending for ``pending_days`` (``None``: the program's).
+
+    ``expires_at=True`` applies the program's expiry policy; ``None`` means never.
+    """
+    _check_points(points)
+    now = clock.now()
+    member = lock_member(member.pk)
+    if require_active:
+        _require_active(member)
+    program = member.program
+    days = program.pending_days if pending_days is None else pending_days
+    available_at = now + timedelta(days=days)
+    pending = available_at > now
+    lot_expiry = expiry_for(program, now) if expires_at is True else expires_at
+    entry = _post(
+        member,
+        kind=Entry.Kind.EARN,
+        points=points,
+        now=now,
+        actor=_actor(actor),
+        balance_delta=0 if pending else points,
+        pending_delta=points if pending else 0,
+        lifetime_delta=0 if pending else points,
+        reason=reason,
+        reference=reference,
+        rule_id=rule_id,
+        metadata=metadata,
+        touch_activity=True,
+    )
+    Lot._base_manager.create(
+        merchant_id=member.merchant_id,
+        member_id=member.pk,
+        entry=entry,
+        points=points,
+        remaining=points,
+        pending=pending,
+        available_at=available_at,
+        expires_at=lot_expiry,
+        created_at=now,
+    )
+    return entry
+
+
+@transaction.atomic
+def points_debit(
+    *,
+    member: Member,
+    points: int,
+    actor: Actor | str,
+    reason: str = "",
+    reference: str = "",
+    kind: str = Entry.Kind.REDEEM,
+    metadata: dict[str, Any] | None = None,
+    clock: Clock = system_clock,
+) -> Entry:
+    """Spend spendable points directly (no hold). More than the balance is rejected."""
+    _check_points(points)
+    now = clock.now()
+    member = lock_member(member.pk)
+    _require_active(member)
+    if points > member.balance:
+        raise InsufficientPoints(
+            f"Balance is {member.balance}, {points} requested.", field="points",
+            balance=member.balance,
+        )
+    allocations = _consume_lots(member, points)
+    return _post(
+        member,
+        kind=kind,
+        points=-points,
+        now=now,
+        actor=_actor(actor),
+        balance_delta=-points,
+        reason=reason,
+        reference=reference,
+        metadata={**(metadata or {}), "lots": allocations},
+        touch_activity=True,
+    )
+
+
+@transaction.atomic
+def points_adjust(
+    *,
+    member: Member,
+    points: int,
+    actor: Actor | str,
+    reason: str,
+    reference: str = "",
+    metadata: dict[str, Any] | None = None,
+    clock: Clock = system_clock,
+) -> Entry:
+    """A signed manual correction, always with a reason. Never takes the balance below zero."""
+    _check_points(points, allow_negative=True)
+    if not reason or not reason.strip():
+        raise ValidationFailed("A reason is required.", field="reason")
+    now = clock.now()
+    member = lock_member(member.pk)
+    _require_active(member)
+    if points < 0:
+        if -points > member.balance:
+            raise InsufficientPoints(
+                f"Balance is {member.balance}, cannot remove {-points}.", field="points",
+                balance=member.balance,
+            )
+        allocations = _consume_lots(member, -points)
+        return _post(
+            member, kind=Entry.Kind.ADJUST, points=points, now=now, actor=_actor(actor),
+            balance_delta=points, reason=reason, reference=reference,
+            metadata={**(metadata or {}), "lots": allocations},
+        )
+    entry = _post(
+        member, kind=Entry.Kind.ADJUST, points=points, now=now, actor=_actor(actor),
+        balance_delta=points, lifetime_delta=points, reason=reason, reference=reference,
+        metadata=metadata,
+    )
+    Lot._base_manager.create(
+        merchant_id=member.merchant_id, member_id=member.pk, entry=entry, points=points,
+        remaining=points, pending=False, available_at=now,
+        expires_at=expiry_for(member.program, now), created_at=now,
+    )
+    return entry
+
+
+@transaction.atomic
+def points_reserve(
+    *,
+    member: Member,
+    points: int,
+    actor: Actor | str,
+    reference: str = "",
+    reason: str = "",
+    ttl: timedelta | None = None,
+    clock: Clock = system_clock,
+) -> Hold:
+    """Hold points for a redemption until ``now + ttl`` (default: the program's TTL)."""
+    _check_points(points)
+    now = clock.now()
+    member = lock_member(member.pk)
+    _require_active(member)
+    if points > member.balance:
+        raise InsufficientPoints(
+            f"Balance is {member.balance}, {points} requested.", field="points",
+            balance=member.balance,
+        )
+    allocations = _consume_lots(member, points)
+    ttl = ttl if ttl is not None else timedelta(minutes=member.program.reservation_ttl_minutes)
+    _post(
+        member, kind=Entry.Kind.RESERVE, points=-points, now=now, actor=_actor(actor),
+        balance_delta=-points, reserved_delta=points, reason=reason, reference=reference,
+        touch_activity=True,
+    )
+    return Hold._base_manager.create(
+        merchant_id=member.merchant_id,
+        program_id=member.program_id,
+        member_id=member.pk,
+        points=points,
+        reference=reference[:128],
+        allocations=allocations,
+        expires_at=now + ttl,
+        created_at=now,
+    )
+
+
+def _lock_hold(hold: Hold) -> tuple[Member, Hold]:
+    member = lock_member(hold.member_id)  # member first: the order every writer uses
+    return member, Hold._base_manager.select_for_update().get(pk=hold.pk)
+
+
+@transaction.atomic
+def hold_confirm(
+    *, hold: Hold, actor: Actor | str, reference: str = "", reason: str = "",
+    clock: Clock = system_clock,
+) -> Hold:
+    """Turn a hold into a spend. Idempotent; a released or expired hold raises."""
+    from loyaltysite.errors import RedemptionExpired, Unprocessable
+
+    now = clock.now()
+    member, hold = _lock_hold(hold)
+    if hold.status == Hold.Status.CONFIRMED:
+        return hold
+    if hold.status == Hold.Status.RELEASED:
+        raise Unprocessable("The reservation was released.", field="hold")
+    if hold.status == Hold.Status.EXPIRED or hold.expires_at <= now:
+        raise RedemptionExpired()
+    _post(
+        member, kind=Entry.Kind.REDEEM, points=-hold.points, now=now, actor=_actor(actor),
+        reserved_delta=-hold.points, reason=reason,
+        reference=reference or hold.reference, metadata={"hold": hold.pk},
+    )
+    hold.status = Hold.Status.CONFIRMED
+    hold.settled_at = now
+    if reference:
+        hold.reference = reference[:128]
+    hold.save(update_fields=["status", "settled_at", "reference"])
+    return hold
+
+
+@transaction.atomic
+def hold_release(
+    *, hold: Hold, actor: Actor | str, reason: str = "", expired: bool = False,
+    clock: Clock = system_clock,
+) -> Hold:
+    """Give held points back, to the lots they came from. Idempotent on a settled hold."""
+    from loyaltysite.errors import Unprocessable
+
+    now = clock.now()
+    member, hold = _lock_hold(hold)
+    if hold.status in (Hold.Status.RELEASED, Hold.Status.EXPIRED):
+        return hold
+    if hold.status == Hold.Status.CONFIRMED:
+        raise Unprocessable("The reservation was already confirmed.", field="hold")
+    for lot_id, taken in hold.allocations:
+        Lot._base_manager.filter(pk=lot_id).update(remaining=F("remaining") + taken)
+    _post(
+        member, kind=Entry.Kind.RELEASE, points=hold.points, now=now, actor=_actor(actor),
+        balance_delta=hold.points, reserved_delta=-hold.points,
+        reason=reason or ("Reservation expired" if expired else "Reservation released"),
+        reference=hold.reference, metadata={"hold": hold.pk},
+    )
+    hold.status = Hold.Status.EXPIRED if expired else Hold.Status.RELEASED
+    hold.settled_at = now
+    hold.save(update_fields=["status", "settled_at"])
+    return hold
+
+
+@dataclass(frozen=True)
+class Reversal:
+    entry: Entry | None
+    reversed_points: int
+    shortfall: int
+
+
+@transaction.atomic
+def points_reverse(
+    *,
+    entry: Entry,
+    points: int,
+    actor: Actor | str,
+    reason: str = "",
+    reference: str = "",
+    metadata: dict[str, Any] | None = None,
+    clock: Clock = system_clock,
+) -> Reversal:
+    """Take back up to ``points`` of an earlier credit (a refund).
+
+    Pending points go first (the credit's own lot while still pending), then what is left of
+    that lot, then the member's other spendable points. The balance never goes below zero:
+    what could not be taken back is the ``shortfall``, recorded on the entry.
+    """
+    _check_points(points)
+    now = clock.now()
+    member = lock_member(entry.member_id)
+    lot = Lot._base_manager.filter(entry_id=entry.pk).first()
+    pending_take = balance_take = 0
+    allocations: list[list[int]] = []
+    if lot is not None and lot.remaining > 0:
+        own = min(lot.remaining, points)
+        Lot._base_manager.filter(pk=lot.pk).update(remaining=F("remaining") - own)
+        allocations.append([lot.pk, own])
+        if lot.pending:
+            pending_take = own
+        else:
+            balance_take = own
+    still = points - pending_take - balance_take
+    if still:
+        more = min(still, member.balance - balance_take)
+        if more > 0:
+            allocations += _consume_lots(member, more)
+            balance_take += more
+    shortfall = points - pending_take - balance_take
+    taken = pending_take + balance_take
+    if taken == 0:
+        return Reversal(entry=None, reversed_points=0, shortfall=shortfall)
+    posted = _post(
+        member, kind=Entry.Kind.REVERSE, points=-taken, now=now, actor=_actor(actor),
+        balance_delta=-balance_take, pending_delta=-pending_take, reason=reason,
+        reference=reference or entry.reference, reverses_id=entry.pk,
+        metadata={**(metadata or {}), "lots": allocations, "requested": points,
+                  "shortfall": shortfall},
+    )
+    return Reversal(entry=posted, reversed_points=taken, shortfall=shortfall)
+
+
+@transaction.atomic
+def points_expire_due(
+    *, member: Member, actor: Actor | str = "system:expire", clock: Clock = system_clock
+) -> Entry | None:
+    """Expire what remains of the member's lots that are past ``expires_at``,
+    or everything when the program expires on inactivity and the member has been inactive."""
+    now = clock.now()
+    member = lock_member(member.pk)
+    program = member.program
+    lots = Lot._base_manager.filter(member_id=member.pk, remaining__gt=0)
+    if program.expiry_policy == Program.ExpiryPolicy.INACTIVITY:
+        last = member.last_activity_at or member.enrolled_at
+        if add_months(last, program.expiry_months) > now:
+            lots = lots.filter(expires_at__lte=now)
+    else:
+        lots = lots.filter(expires_at__lte=now)
+    due = list(lots.values_list("id", "remaining", "pending"))
+    if not due:
+        return None
+    balance_take = sum(r for _, r, p in due if not p)
+    pending_take = sum(r for _, r, p in due if p)
+    Lot._base_manager.filter(pk__in=[i for i, _, _ in due]).update(remaining=0)
+    return _post(
+        member, kind=Entry.Kind.EXPIRE, points=-(balance_take + pending_take), now=now,
+        actor=_actor(actor), balance_delta=-balance_take, pending_delta=-pending_take,
+        reason="Points expired", metadata={"lots": [[i, r] for i, r, _ in due]},
+    )
+
+
+@transaction.atomic
+def points_make_available(
+    *, member: Member, actor: Actor | str = "system:pending", clock: Clock = system_clock
+) -> Entry | None:
+    """Make the member's pending lots whose ``available_at`` has passed spendable."""
+    now = clock.now()
+    member = lock_member(member.pk)
+    due = list(
+        Lot._base_manager.filter(member_id=member.pk, pending=True, available_at__lte=now)
+        .values_list("id", "remaining")
+    )
+    if not due:
+        return None
+    Lot._base_manager.filter(pk__in=[i for i, _ in due]).update(pending=False)
+    points = sum(r for _, r in due)
+    if points == 0:
+        return None  # fully reversed while pending: nothing becomes spendable
+    return _post(
+        member, kind=Entry.Kind.AVAILABLE, points=points, now=now, actor=_actor(actor),
+        balance_delta=points, pending_delta=-points, lifetime_delta=points,
+        reason="Pending points are now spendable", metadata={"lots": [list(d) for d in due]},
+    )

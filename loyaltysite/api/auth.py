@@ -1,0 +1,64 @@
+"""`Authorization: Api-Key <key>`: per-merchant keys stored hashed."""
+
+from __future__ import annotations
+
+from rest_framework import authentication, permissions
+from rest_framework.request import Request
+
+from loyaltysite.errors import AuthenticationFailed, PermissionDenied
+from members.models import MerchantAPIKey
+
+
+class ApiKeyPrincipal:
+    """What ``request.user`` is for a key-authenticated request."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_staff = False
+    is_superuser = False
+
+    def __init__(self, api_key: MerchantAPIKey) -> None:
+        self.api_key = api_key
+        self.merchant_id = api_key.merchant_id
+        self.read_only = api_key.read_only
+
+    @property
+    def actor(self) -> str:
+        return f"api-key:{self.api_key.prefix}"
+
+    def __str__(self) -> str:
+        return self.actor
+
+
+class MerchantApiKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Api-Key"
+
+    def authenticate(self, request: Request):
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            return None
+        scheme, _, key = header.partition(" ")
+        if scheme != self.keyword or not key.strip():
+            raise AuthenticationFailed("Use 'Authorization: Api-Key <key>'.")
+        try:
+            api_key = MerchantAPIKey.objects.with_scopes_disabled().get_from_key(key.strip())
+        except MerchantAPIKey.DoesNotExist:
+            raise AuthenticationFailed("Unknown, revoked or expired API key.") from None
+        if not api_key.merchant.is_active:
+            raise AuthenticationFailed("The merchant is not active.")
+        return ApiKeyPrincipal(api_key), api_key
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword
+
+
+class HasMerchantApiKey(permissions.BasePermission):
+    """A valid key is required; a read-only key may only read."""
+
+    def has_permission(self, request: Request, view) -> bool:
+        principal = request.user
+        if not isinstance(principal, ApiKeyPrincipal):
+            raise AuthenticationFailed("An API key is required: 'Authorization: Api-Key <key>'.")
+        if principal.read_only and request.method not in permissions.SAFE_METHODS:
+            raise PermissionDenied("This API key is read-only.")
+        return True

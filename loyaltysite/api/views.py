@@ -1,0 +1,114 @@
+"""API plumbing every app's views share: the merchant scope, validation, idempotent writes."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Any
+
+from django_scopes import scope
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ledger.idempotency import MAX_KEY_LENGTH, fingerprint, run_idempotent
+from loyaltysite.errors import ValidationFailed
+from members.models import Member, Program
+from members.selectors import member_get, program_get
+
+from .exceptions import PROBLEM_CONTENT_TYPE
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    name="Idempotency-Key",
+    type=OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Makes the write safe to retry: the same key with the same request replays the first "
+        "answer; with a different request it is IDEMPOTENCY_CONFLICT (422). Kept 48 hours."
+    ),
+)
+
+
+def validated(serializer_class: type[serializers.Serializer], data: Any, **kwargs: Any) -> Any:
+    """Validate ``data`` against an input serializer; unknown fields are refused."""
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    if isinstance(data, dict) and hasattr(serializer, "fields"):
+        unknown = sorted(set(data) - set(serializer.fields))
+        if unknown:
+            raise ValidationFailed(f"Unknown field '{unknown[0]}'.", field=unknown[0])
+    return serializer.validated_data
+
+
+class MerchantApi(APIView):
+    """Authenticated by a merchant's API key; everything runs in that merchant's scope."""
+
+    def dispatch(self, request, *args, **kwargs):
+        with ExitStack() as stack:
+            self._scope_stack = stack
+            return super().dispatch(request, *args, **kwargs)
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        self._scope_stack.enter_context(scope(merchant=self.merchant_id))
+
+    @property
+    def merchant_id(self) -> int:
+        return self.request.user.merchant_id
+
+    @property
+    def actor(self) -> str:
+        return self.request.user.actor
+
+    def idempotent(
+        self, run, *, program: Program | None = None, key: str | None = None
+    ) -> Response:
+        """Run a write under the request's ``Idempotency-Key`` (or a natural ``key``).
+
+        ``run`` returns ``(status, body)``; the response replays the first outcome.
+        """
+        key = key or self.request.headers.get("Idempotency-Key")
+        if not key:
+            status, body = run()
+            return self._respond(status, body)
+        if len(key) > MAX_KEY_LENGTH:
+            raise ValidationFailed(
+                f"Idempotency-Key is limited to {MAX_KEY_LENGTH} characters.",
+                field="Idempotency-Key",
+            )
+        outcome = run_idempotent(
+            merchant_id=self.merchant_id,
+            program_id=program.pk if program else None,
+            key=key,
+            request_fingerprint=fingerprint(
+                self.request.method, self.request.path, self.request.data
+            ),
+            run=run,
+        )
+        response = self._respond(outcome.status, outcome.body)
+        if outcome.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+    @staticmethod
+    def _respond(status: int, body: Any) -> Response:
+        if status >= 400:
+            return Response(body, status=status, content_type=PROBLEM_CONTENT_TYPE)
+        return Response(body, status=status)
+
+
+class ProgramApi(MerchantApi):
+    """A view under ``/programs/{program}/``: another merchant's program answers 404."""
+
+    def program(self) -> Program:
+        if not hasattr(self, "_program"):
+            self._program = program_get(
+                merchant=self.merchant_id, program_id=self.kwargs["program"]
+            )
+        return self._program
+
+    def member(self) -> Member:
+        return member_get(program=self.program(), ident=self.kwargs["member"])

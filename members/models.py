@@ -1,0 +1,256 @@
+"""Tenancy (Merchant, staff roles), programs, customers and their enrolments (members).
+
+Every tenant-owned row carries ``merchant`` directly, and the default manager of each is a
+django-scopes ``ScopedManager``: a query made outside ``scope(merchant=...)`` raises instead
+of leaking another merchant's rows. Per-tenant unique constraints include ``merchant``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django_scopes import ScopedManager
+from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
+
+CARD_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+CARD_ID_LENGTH = 16  # 80 bits of randomness
+
+
+def new_card_id() -> str:
+    return "".join(secrets.choice(CARD_ALPHABET) for _ in range(CARD_ID_LENGTH))
+
+
+def normalize_card_id(value: str) -> str:
+    """What a person typed (lower case, dashes, spaces, O for 0) to the stored form."""
+    cleaned = "".join(value.split()).replace("-", "").upper()
+    return cleaned.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+
+
+class Merchant(models.Model):
+    """The tenant."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=64, unique=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StaffMembership(models.Model):
+    """Attaches a staff user to one merchant with a role. Roles map to Django groups."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        MANAGER = "manager", "Manager"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_membership"
+    )
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="staff")
+    role = models.CharField(max_length=16, choices=Role)
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        verbose_name = "staff membership"
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()} at {self.merchant})"
+
+
+class Program(models.Model):
+    """A points scheme. Only ``name`` and ``currency`` are required; the rest has defaults."""
+
+    class Rounding(models.TextChoices):
+        DOWN = "down", "Round down"
+        HALF_UP = "half_up", "Round half up"
+        UP = "up", "Round up"
+
+    class ExpiryPolicy(models.TextChoices):
+        NONE = "none", "Points never expire"
+        AFTER_EARN = "after_earn", "N months after earning"
+        INACTIVITY = "inactivity", "After N months of member inactivity"
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="programs")
+    name = models.CharField(max_length=200)
+    point_name = models.CharField(max_length=40, default="point")
+    point_name_plural = models.CharField(max_length=40, default="points")
+    point_symbol = models.CharField(max_length=8, default="pts")
+    currency = models.CharField(
+        max_length=3, validators=[RegexValidator(r"^[A-Z]{3}$", "An ISO 4217 code, e.g. EUR.")]
+    )
+    earn_rate = models.DecimalField(
+        max_digits=12, decimal_places=4, default=Decimal("1"),
+        help_text="Points per currency unit spent.",
+    )
+    rounding = models.CharField(max_length=8, choices=Rounding, default=Rounding.DOWN)
+    point_value = models.DecimalField(
+        max_digits=12, decimal_places=6, default=Decimal("0.01"),
+        help_text="What one point is worth in the program's currency.",
+    )
+    expiry_policy = models.CharField(
+        max_length=16, choices=ExpiryPolicy, default=ExpiryPolicy.NONE
+    )
+    expiry_months = models.PositiveSmallIntegerField(
+        default=12, validators=[MinValueValidator(1), MaxValueValidator(120)]
+    )
+    expiry_warning_days = models.PositiveSmallIntegerField(default=30)
+    pending_days = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(365)],
+        help_text="Days an order's points stay pending (the return window).",
+    )
+    min_redeem_points = models.PositiveIntegerField(default=0)
+    max_redeem_percent = models.PositiveSmallIntegerField(
+        default=100, validators=[MaxValueValidator(100)]
+    )
+    reservation_ttl_minutes = models.PositiveIntegerField(
+        default=15, validators=[MinValueValidator(1), MaxValueValidator(7 * 24 * 60)]
+    )
+    auto_enrol = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(earn_rate__gte=0), name="program_earn_rate_gte_0"),
+            models.CheckConstraint(
+                condition=Q(point_value__gte=0), name="program_point_value_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_redeem_percent__lte=100), name="program_max_redeem_percent_lte_100"
+            ),
+            models.UniqueConstraint(
+                fields=["merchant", "name"],
+                condition=Q(deleted_at__isnull=True),
+                name="program_unique_live_name_per_merchant",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class Customer(models.Model):
+    """A person known to a merchant; ``user`` links them to the customer portal."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="customers")
+    external_id = models.CharField(max_length=128, blank=True, default="")
+    email = models.EmailField(blank=True, default="")
+    name = models.CharField(max_length=200, blank=True, default="")
+    birthday = models.DateField(null=True, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="customers",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "external_id"],
+                condition=~Q(external_id=""),
+                name="customer_unique_external_id_per_merchant",
+            ),
+        ]
+        indexes = [models.Index(fields=["merchant", "email"], name="customer_merchant_email")]
+
+    def __str__(self) -> str:
+        return self.name or self.email or self.external_id or f"Customer {self.pk}"
+
+
+class Member(models.Model):
+    """A customer's enrolment in one program, with the figures the ledger keeps in step.
+
+    ``balance``, ``pending_points``, ``reserved_points`` and ``lifetime_points`` are a cache of
+    the ledger, written only by ``ledger.services`` in the same transaction as the entries.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+        INACTIVE = "inactive", "Inactive"
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="members")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="members")
+    card_id = models.CharField(max_length=32, unique=True, default=new_card_id, editable=False)
+    status = models.CharField(max_length=16, choices=Status, default=Status.ACTIVE)
+    enrolled_at = models.DateTimeField()
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    balance = models.BigIntegerField(default=0, editable=False)
+    pending_points = models.BigIntegerField(default=0, editable=False)
+    reserved_points = models.BigIntegerField(default=0, editable=False)
+    lifetime_points = models.BigIntegerField(default=0, editable=False)
+    tier = models.ForeignKey(
+        "tiers.Tier", null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
+    )
+    streak = models.PositiveIntegerField(default=0)
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "program", "customer"], name="member_one_enrolment_per_program"
+            ),
+            models.CheckConstraint(condition=Q(balance__gte=0), name="member_balance_gte_0"),
+            models.CheckConstraint(
+                condition=Q(pending_points__gte=0), name="member_pending_points_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(reserved_points__gte=0), name="member_reserved_points_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(lifetime_points__gte=0), name="member_lifetime_points_gte_0"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["program", "status"], name="member_program_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer} in {self.program} ({self.card_id_display})"
+
+    @property
+    def card_id_display(self) -> str:
+        return "-".join(self.card_id[i : i + 4] for i in range(0, len(self.card_id), 4))
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class MerchantAPIKey(AbstractAPIKey):
+    """A merchant's integration key: shown once, stored hashed, revocable, maybe read-only."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="api_keys")
+    read_only = models.BooleanField(default=False)
+
+    objects = ScopedManager(merchant="merchant", _manager_class=APIKeyManager)
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"

@@ -1,0 +1,58 @@
+"""Read paths for members and programs. All of them run inside a merchant scope."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from loyaltysite.errors import MemberNotFound, NotFound
+
+from .models import Member, Merchant, Program, normalize_card_id
+
+
+def program_list(*, merchant: Merchant | int) -> QuerySet[Program]:
+    return Program.objects.filter(merchant=merchant, deleted_at__isnull=True).order_by("id")
+
+
+def program_get(*, merchant: Merchant | int, program_id: int | str) -> Program:
+    try:
+        return program_list(merchant=merchant).get(pk=int(program_id))
+    except (Program.DoesNotExist, ValueError, TypeError):
+        raise NotFound("Program not found.", field="program") from None
+
+
+def member_list(*, program: Program) -> QuerySet[Member]:
+    return (
+        Member.objects.filter(program=program)
+        .select_related("customer", "tier")
+        .order_by("id")
+    )
+
+
+def member_get(*, program: Program, ident: int | str) -> Member:
+    """A member of ``program`` by id, or by card id (with or without dashes)."""
+    qs = member_list(program=program)
+    text = str(ident)
+    try:
+        if text.isdigit() and len(text) < 16:
+            return qs.get(pk=int(text))
+        return qs.get(card_id=normalize_card_id(text))
+    except Member.DoesNotExist:
+        raise MemberNotFound(field="member") from None
+
+
+def member_find(
+    *, program: Program, member_id: int | str | None = None, external_id: str | None = None,
+    card_id: str | None = None,
+) -> Member:
+    """The member a request names by member id, external id or card id."""
+    qs = member_list(program=program)
+    try:
+        if member_id not in (None, ""):
+            return member_get(program=program, ident=member_id)
+        if external_id:
+            return qs.get(customer__external_id=external_id)
+        if card_id:
+            return qs.get(card_id=normalize_card_id(card_id))
+    except Member.DoesNotExist:
+        raise MemberNotFound(field="external_id" if external_id else "card_id") from None
+    raise MemberNotFound("Name the member by member, external_id or card_id.", field="member")
