@@ -19,4 +19,6 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("admin/", admin.site.urls),
     path("", include("members.portal_urls")),
+    path("", include("rules.portal_urls")),
+    path("", include("rewards.portal_urls")),
 ]

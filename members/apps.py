@@ -13,4 +13,4 @@ class MembersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        post_migrate.connect(_sync_role_groups, sender=self, dispatch_uid="members_role_groups")
+        post_migrate.connect(_sync_role_groups, dispatch_uid="members_role_groups")

@@ -1,0 +1,3 @@
+app_name = "rewards_portal"
+
+urlpatterns: list = []
