@@ -172,11 +172,14 @@ def points_credit(
     rule_id: int | None = None,
     metadata: dict[str, Any] | None = None,
     require_active: bool = True,
+    lifetime: bool = True,
     clock: Clock = system_clock,
 ) -> Entry:
     """Credit earned points: a new lot, pending for ``pending_days`` (``None``: the program's).
 
     ``expires_at=True`` applies the program's expiry policy; ``None`` means never.
+    ``lifetime=False`` gives back points that were earned once already (a refunded
+    redemption): spendable again, but not counted towards lifetime points a second time.
     """
     _check_points(points)
     now = clock.now()
@@ -196,7 +199,7 @@ def points_credit(
         actor=_actor(actor),
         balance_delta=0 if pending else points,
         pending_delta=points if pending else 0,
-        lifetime_delta=0 if pending else points,
+        lifetime_delta=points if lifetime and not pending else 0,
         reason=reason,
         reference=reference,
         rule_id=rule_id,
