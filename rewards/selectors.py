@@ -1,0 +1,173 @@
+"""Read paths for rewards, redemptions and vouchers.
+
+The API's and the console's run inside a merchant scope. The portal's take the signed-in user
+and reach only that user's own members (``Customer.user``), across merchants, so they read
+through ``_base_manager`` with that filter instead of a scope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, Q, QuerySet
+
+from loyaltysite.clock import Clock, system_clock
+from members.models import Member, Program
+
+from .errors import RedemptionNotFound, VoucherNotFound
+from .models import VOUCHER_CODE_LENGTH, Redemption, Reward, Voucher, normalize_voucher_code
+from .services import reward_unavailable_reason
+
+
+def _as_id(value: int | str) -> int | None:
+    text = str(value)
+    return int(text) if text.isdigit() and len(text) < 19 else None
+
+
+def reward_list(*, program: Program) -> QuerySet[Reward]:
+    """The program's catalog (deleted rewards left out), cheapest first."""
+    return (
+        Reward.objects.filter(program=program, deleted_at__isnull=True)
+        .select_related("min_tier")
+        .order_by("points_cost", "id")
+    )
+
+
+def reward_list_with_holds(*, program: Program | None = None) -> QuerySet[Reward]:
+    """Rewards with ``reserved_count``: units held by open reservations (the console's list)."""
+    qs = Reward.objects.filter(deleted_at__isnull=True)
+    if program is not None:
+        qs = qs.filter(program=program)
+    return qs.annotate(
+        reserved_count=Count(
+            "redemptions", filter=Q(redemptions__status=Redemption.Status.RESERVED)
+        )
+    )
+
+
+def reward_get(*, program: Program, reward_id: int | str) -> Reward:
+    from loyaltysite.errors import RewardNotFound
+
+    pk = _as_id(reward_id)
+    try:
+        if pk is None:
+            raise Reward.DoesNotExist
+        return reward_list(program=program).get(pk=pk)
+    except Reward.DoesNotExist:
+        raise RewardNotFound(field="reward") from None
+
+
+def redemption_list(*, program: Program) -> QuerySet[Redemption]:
+    return (
+        Redemption.objects.filter(program=program)
+        .select_related("member__customer", "program", "reward", "voucher")
+        .order_by("-id")
+    )
+
+
+def redemption_get(*, program: Program, redemption_id: int | str) -> Redemption:
+    pk = _as_id(redemption_id)
+    try:
+        if pk is None:
+            raise Redemption.DoesNotExist
+        return redemption_list(program=program).get(pk=pk)
+    except Redemption.DoesNotExist:
+        raise RedemptionNotFound(field="redemption") from None
+
+
+def voucher_list(*, program: Program) -> QuerySet[Voucher]:
+    return (
+        Voucher.objects.filter(program=program)
+        .select_related("member__customer", "reward", "redemption")
+        .order_by("-id")
+    )
+
+
+def voucher_get(*, program: Program, code: str) -> Voucher:
+    """A voucher of ``program`` by its code, typed in any case, with or without dashes."""
+    normalized = normalize_voucher_code(code)
+    try:
+        if len(normalized) != VOUCHER_CODE_LENGTH:
+            raise Voucher.DoesNotExist
+        return voucher_list(program=program).get(code=normalized)
+    except Voucher.DoesNotExist:
+        raise VoucherNotFound(field="code") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Portal: the signed-in customer's own rows only
+
+
+def portal_members(*, user) -> QuerySet[Member]:
+    """The user's enrolments in live programs of active merchants."""
+    return (
+        Member._base_manager.filter(
+            customer__user=user, program__deleted_at__isnull=True, program__is_active=True,
+            merchant__is_active=True,
+        )
+        .select_related("program", "merchant", "tier", "customer")
+        .order_by("id")
+    )
+
+
+def portal_member(*, user, member_id: int) -> Member | None:
+    return portal_members(user=user).filter(pk=member_id).first()
+
+
+@dataclass(frozen=True)
+class RewardOption:
+    reward: Reward
+    points_needed: int  # 0 when the member can afford it
+    unavailable: str | None  # why it cannot be redeemed now, besides points
+
+    @property
+    def affordable(self) -> bool:
+        return self.points_needed == 0 and self.unavailable is None
+
+    @property
+    def progress_percent(self) -> int:
+        cost = self.reward.points_cost
+        return max(0, min(100, int(100 * (cost - self.points_needed) / cost)))
+
+
+def portal_reward_options(
+    *, member: Member, clock: Clock = system_clock, close_limit: int = 6
+) -> tuple[list[RewardOption], list[RewardOption]]:
+    """What ``member`` can redeem now, and the rewards they are closest to (points still
+    needed, fewest first). Rewards a member can never get now (tier, limit, stock, window)
+    are left out of both."""
+    now: datetime = clock.now()
+    rewards = (
+        Reward._base_manager.filter(
+            program_id=member.program_id, is_active=True, deleted_at__isnull=True
+        )
+        .filter(Q(starts_at__isnull=True) | Q(starts_at__lte=now))
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        .select_related("min_tier")
+        .order_by("points_cost", "id")
+    )
+    affordable: list[RewardOption] = []
+    close: list[RewardOption] = []
+    for reward in rewards:
+        reason = reward_unavailable_reason(reward=reward, member=member, now=now)
+        if reason is not None:
+            continue
+        needed = max(0, reward.points_cost - member.balance)
+        option = RewardOption(reward=reward, points_needed=needed, unavailable=None)
+        (affordable if needed == 0 else close).append(option)
+    close.sort(key=lambda o: (o.points_needed, o.reward.pk))
+    return affordable, close[:close_limit]
+
+
+def portal_vouchers(*, user) -> QuerySet[Voucher]:
+    return (
+        Voucher._base_manager.filter(member__customer__user=user)
+        .select_related("reward", "program", "merchant")
+        .order_by("-id")
+    )
+
+
+def portal_voucher(*, user, code: str) -> Voucher | None:
+    normalized = normalize_voucher_code(code)
+    return portal_vouchers(user=user).filter(code=normalized).first()
