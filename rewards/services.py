@@ -387,7 +387,7 @@ def redemption_confirm(
         raise ValidationFailed(
             "order_id is required to confirm points paid on an order.", field="order_id"
         )
-    ledger.hold_confirm(
+    redemption.hold = ledger.hold_confirm(
         hold=redemption.hold, actor=actor, reference=order_id,
         reason=f"Reward: {redemption.reward.name}" if redemption.reward else "Points discount",
         clock=clock,
@@ -417,7 +417,9 @@ def _voucher_issue(redemption: Redemption, now: Any) -> Voucher:
 def _settle_released(redemption: Redemption, *, actor: str, expired: bool, now: Any,
                      clock: Clock) -> Redemption:
     """Give the points and the unit of stock back. The caller holds the locks."""
-    ledger.hold_release(hold=redemption.hold, actor=actor, expired=expired, clock=clock)
+    redemption.hold = ledger.hold_release(
+        hold=redemption.hold, actor=actor, expired=expired, clock=clock
+    )
     if redemption.stock_taken:
         Reward._base_manager.filter(pk=redemption.reward_id, stock__isnull=False).update(
             stock=F("stock") + 1
