@@ -1,9 +1,13 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from . import views
+
 app_name = "portal"
 
 urlpatterns = [
+    path("", views.home, name="home"),
+    path("memberships/<str:card_id>/", views.member_history, name="member"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]
