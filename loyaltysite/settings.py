@@ -168,6 +168,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"EarningRuleKindEnum": "rules.models.EarningRule.Kind"},
 }
 
 API_KEY_CUSTOM_HEADER = None  # `Authorization: Api-Key <key>`

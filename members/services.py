@@ -270,11 +270,20 @@ def member_get_or_enrol(
     if member is not None:
         return member, False
     try:
-        return member_enrol_customer(program=program, external_id=external_id, clock=clock), True
+        member = member_enrol_customer(program=program, external_id=external_id, clock=clock)
     except MemberAlreadyEnrolled:
         return Member.objects.with_scopes_disabled().get(
             program=program, customer__external_id=external_id
         ), False
+    member_welcome(member=member, clock=clock)
+    return member, True
+
+
+def member_welcome(*, member: Member, clock: Clock = system_clock) -> int:
+    """Award a new member the program's welcome points (earning rules); returns the points."""
+    from rules.services import award_welcome
+
+    return award_welcome(member=member, clock=clock)
 
 
 ALLOWED_TRANSITIONS: dict[str, set[str]] = {

@@ -1,6 +1,17 @@
 from django.apps import AppConfig
 
+# The console's rights on this app's models beyond rules.*_earningrule (in members.services).
+_READ = ["rules.view_order", "rules.view_refund", "rules.view_event", "rules.view_award"]
+
 
 class RulesConfig(AppConfig):
     name = "rules"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from members.models import StaffMembership
+        from members.services import EXTRA_ROLE_PERMISSIONS
+
+        for role in (StaffMembership.Role.OWNER, StaffMembership.Role.MANAGER):
+            granted = EXTRA_ROLE_PERMISSIONS.setdefault(role, [])
+            granted.extend(code for code in _READ if code not in granted)

@@ -1,15 +1,292 @@
-"""Earning rules (filled in by the earning issue); ledger entries may point at a rule."""
+"""Earning: the rules that decide points, and the orders, events and refunds they apply to.
+
+Design
+------
+* ``EarningRule`` is configuration: common fields (window, priority, stacking, caps, cooldown,
+  budget) plus a ``config`` document whose shape depends on ``kind`` and is validated strictly
+  by ``rules.config`` before it is stored.
+* An order or an event is evaluated by ``rules.engine`` (pure code, no queries) and posted as
+  **one** ledger credit for the total, whose ``metadata`` holds the breakdown. Each rule that
+  fired also gets an ``Award`` row: caps and cooldowns read them, the console counts them.
+* ``Order`` remembers what an order earned and what was refunded, so refunds reverse points in
+  proportion and never more than were earned. ``Event`` remembers what an action earned.
+* Caps and cooldowns are checked while the member row is locked (``ledger.locking``), budgets
+  with a guarded ``UPDATE ... WHERE budget_spent + x <= budget_points``: both hold under
+  concurrent requests. Locks are always taken member first, then rule rows in primary-key order.
+"""
+
+from __future__ import annotations
 
 from django.db import models
+from django.db.models import F, Q
 from django_scopes import ScopedManager
+
+MONEY_DIGITS = 15
+MONEY_PLACES = 3
 
 
 class EarningRule(models.Model):
+    """One way to earn points in a program (SPEC 6)."""
+
+    class Kind(models.TextChoices):
+        ORDER = "order", "Order"
+        CATEGORY = "category", "Category"
+        SKU = "sku", "Product (SKU)"
+        EVENT = "event", "Event"
+        TIER_BONUS = "tier_bonus", "Tier bonus"
+        WELCOME = "welcome", "Welcome"
+        BIRTHDAY = "birthday", "Birthday"
+
     merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
     program = models.ForeignKey("members.Program", on_delete=models.CASCADE, related_name="rules")
     name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=Kind, default=Kind.ORDER)
+    description = models.CharField(
+        max_length=255, blank=True, default="",
+        help_text="Shown to customers; when blank, the rule is described in plain words.",
+    )
+    is_active = models.BooleanField(default=True)
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    priority = models.IntegerField(default=0, help_text="Higher is considered first.")
+    stackable = models.BooleanField(
+        default=True,
+        help_text="Stackable rules always combine. Of the non-stackable rules that match an "
+        "order or event, only the one with the highest priority fires.",
+    )
+    max_per_member = models.PositiveIntegerField(
+        null=True, blank=True, help_text="How many times one member can get it, ever."
+    )
+    cooldown_hours = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Minimum hours between two awards to one member."
+    )
+    budget_points = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Total points this rule may award; blank: unlimited."
+    )
+    budget_spent = models.BigIntegerField(
+        default=0, editable=False,
+        help_text="Points awarded against the budget so far (tracked when a budget is set).",
+    )
+    config = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(null=True, editable=False)
+    updated_at = models.DateTimeField(null=True, editable=False)
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = ScopedManager(merchant="merchant")
 
+    class Meta:
+        ordering = ["-priority", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(budget_spent__gte=0), name="rules_rule_budget_spent_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(budget_points__isnull=True)
+                | Q(budget_spent__lte=F("budget_points")),
+                name="rules_rule_budget_not_overspent",
+            ),
+            models.CheckConstraint(
+                condition=Q(starts_at__isnull=True)
+                | Q(ends_at__isnull=True)
+                | Q(ends_at__gt=F("starts_at")),
+                name="rules_rule_window_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    kind__in=["order", "category", "sku", "event", "tier_bonus", "welcome",
+                              "birthday"]
+                ),
+                name="rules_rule_kind_known",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["program", "kind"],
+                condition=Q(is_active=True, deleted_at__isnull=True),
+                name="rules_rule_live",
+            ),
+        ]
+
     def __str__(self) -> str:
         return self.name
+
+
+class Order(models.Model):
+    """A completed order and what it earned; refunds reduce it."""
+
+    class Status(models.TextChoices):
+        COMPLETED = "completed", "Completed"
+        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+        REFUNDED = "refunded", "Refunded"
+
+    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
+    program = models.ForeignKey("members.Program", on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="orders")
+    order_id = models.CharField(max_length=128)
+    currency = models.CharField(max_length=3)
+    amount = models.DecimalField(
+        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES,
+        help_text="What the customer paid in money: the amount that earns.",
+    )
+    points_discount = models.DecimalField(
+        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, default=0,
+        help_text="The part of the order paid with points (earns nothing).",
+    )
+    items = models.JSONField(default=list, blank=True)
+    points_earned = models.BigIntegerField(default=0)
+    points_reversed = models.BigIntegerField(default=0)
+    points_shortfall = models.BigIntegerField(
+        default=0, help_text="Points a refund should have taken back but the member had spent."
+    )
+    amount_refunded = models.DecimalField(
+        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, default=0
+    )
+    status = models.CharField(max_length=20, choices=Status, default=Status.COMPLETED)
+    awards = models.JSONField(default=list, blank=True, help_text="The award breakdown.")
+    entry = models.ForeignKey(
+        "ledger.Entry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor = models.CharField(max_length=128, blank=True, default="")
+    occurred_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "program", "order_id"], name="rules_order_unique_id"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="rules_order_amount_gt_0"),
+            models.CheckConstraint(
+                condition=Q(points_discount__gte=0), name="rules_order_points_discount_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_refunded__gte=0) & Q(amount_refunded__lte=F("amount")),
+                name="rules_order_refund_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(points_earned__gte=0), name="rules_order_points_earned_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(points_reversed__gte=0)
+                & Q(points_shortfall__gte=0)
+                & Q(points_earned__gte=F("points_reversed") + F("points_shortfall")),
+                name="rules_order_reversal_within_earned",
+            ),
+        ]
+        indexes = [models.Index(fields=["member", "-id"], name="rules_order_member_recent")]
+
+    def __str__(self) -> str:
+        return f"Order {self.order_id}"
+
+    @property
+    def refundable(self):
+        return self.amount - self.amount_refunded
+
+
+class Refund(models.Model):
+    """One refund of an order (whole or part) and the points it took back."""
+
+    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    items = models.JSONField(default=list, blank=True)
+    points_reversed = models.BigIntegerField(default=0)
+    points_shortfall = models.BigIntegerField(default=0)
+    points_returned = models.BigIntegerField(
+        default=0, help_text="Points that had paid part of the order, given back."
+    )
+    entry = models.ForeignKey(
+        "ledger.Entry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.CharField(max_length=255, blank=True, default="")
+    actor = models.CharField(max_length=128, blank=True, default="")
+    created_at = models.DateTimeField()
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="rules_refund_amount_gt_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund {self.amount}"
+
+
+class Event(models.Model):
+    """A customer action (review, check-in, ...) and what it earned."""
+
+    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
+    program = models.ForeignKey("members.Program", on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="events")
+    event_id = models.CharField(max_length=128, blank=True, default="")
+    type = models.CharField(max_length=64)
+    outcome = models.CharField(max_length=64, blank=True, default="")
+    status = models.CharField(max_length=64, blank=True, default="")
+    scope = models.CharField(max_length=128, blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+    points_earned = models.BigIntegerField(default=0)
+    awards = models.JSONField(default=list, blank=True)
+    failed = models.BooleanField(
+        default=False, help_text="Evaluation failed: logged, nothing awarded."
+    )
+    entry = models.ForeignKey(
+        "ledger.Entry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor = models.CharField(max_length=128, blank=True, default="")
+    occurred_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "program", "event_id"], condition=~Q(event_id=""),
+                name="rules_event_unique_id",
+            ),
+        ]
+        indexes = [models.Index(fields=["member", "-id"], name="rules_event_member_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}".strip()
+
+
+class Award(models.Model):
+    """One rule firing for one member. Caps, cooldowns and the console's counts read these."""
+
+    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
+    program = models.ForeignKey("members.Program", on_delete=models.PROTECT, related_name="+")
+    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="awards")
+    rule = models.ForeignKey(EarningRule, on_delete=models.PROTECT, related_name="awards")
+    points = models.BigIntegerField()
+    order = models.ForeignKey(
+        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="rule_awards"
+    )
+    event = models.ForeignKey(
+        Event, null=True, blank=True, on_delete=models.PROTECT, related_name="rule_awards"
+    )
+    entry = models.ForeignKey(
+        "ledger.Entry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(points__gt=0), name="rules_award_points_gt_0"),
+        ]
+        indexes = [
+            models.Index(fields=["member", "rule", "-created_at"], name="rules_award_member_rule"),
+            models.Index(fields=["rule", "created_at"], name="rules_award_rule"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id}: {self.points:+d}"

@@ -107,6 +107,8 @@ class MemberListApi(ProgramApi):
 
         def run():
             member = services.member_enrol_customer(program=target, **data)
+            if services.member_welcome(member=member):
+                member = selectors.member_get(program=target, ident=member.pk)
             return http.HTTP_201_CREATED, MemberOut(member).data
 
         return self.idempotent(run, program=target)

@@ -1,0 +1,174 @@
+"""What orders, events and fixed awards share: finding the member, budgets, posting awards."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import F
+
+from ledger.locking import lock_member
+from ledger.models import Entry
+from ledger.services import MAX_POINTS, points_credit
+from loyaltysite.clock import Clock
+from loyaltysite.errors import MemberInactive, MemberNotFound, ValidationFailed
+from members.models import Member, Program
+from members.selectors import member_find
+from members.services import member_get_or_enrol
+
+from ..engine import AwardLine, Evaluation
+from ..models import Award, EarningRule, Event, Order
+
+
+@dataclass(frozen=True)
+class Customer:
+    """How a request names the customer: member id, card id or the merchant's external id."""
+
+    member: str = ""
+    card_id: str = ""
+    external_id: str = ""
+
+    @property
+    def given(self) -> bool:
+        return bool(self.member or self.card_id or self.external_id)
+
+
+def resolve_member(
+    *, program: Program, customer: Customer, enrol: bool, clock: Clock
+) -> tuple[Member | None, bool]:
+    """The member named by ``customer``; ``(member, enrolled_now)``.
+
+    An unknown ``external_id`` enrols a new member when the program auto-enrols (``enrol``) or,
+    for a preview (``enrol=False``), answers ``(None, False)``: it would be a new member.
+    Otherwise an unknown customer is ``MEMBER_NOT_FOUND``.
+    """
+    try:
+        return member_find(
+            program=program, member_id=customer.member or None,
+            external_id=customer.external_id or None, card_id=customer.card_id or None,
+        ), False
+    except MemberNotFound:
+        if not (customer.external_id and program.auto_enrol) or customer.member or customer.card_id:
+            raise
+    if not enrol:
+        return None, False
+    member, created = member_get_or_enrol(
+        program=program, external_id=customer.external_id, clock=clock
+    )
+    return member, created
+
+
+def lock_active(member: Member) -> Member:
+    """Lock the member row (member first: always) and refuse a member who is not active."""
+    locked = lock_member(member.pk)
+    if locked.status != Member.Status.ACTIVE:
+        raise MemberInactive(f"Member {locked.card_id} is {locked.status}.", field="member")
+    return locked
+
+
+def spend_budgets(evaluation: Evaluation) -> None:
+    """Charge budgeted rules' awards against their budget, never beyond it.
+
+    A guarded ``UPDATE ... WHERE budget_spent + x <= budget_points`` (one statement per
+    budgeted rule, in primary-key order, after the member lock) holds under concurrency; when
+    less than ``x`` is left, the award is cut to what is left, under the rule's row lock.
+    """
+    budgeted = sorted(
+        (a for a in evaluation.rule_awards if a.rule.budget_points is not None),
+        key=lambda a: a.rule.pk,
+    )
+    rules = EarningRule._base_manager
+    for award in budgeted:
+        charged = rules.filter(
+            pk=award.rule.pk, budget_spent__lte=F("budget_points") - award.points
+        ).update(budget_spent=F("budget_spent") + award.points)
+        if charged:
+            continue
+        locked = rules.select_for_update().get(pk=award.rule.pk)
+        award.points = max(0, min(award.points, locked.budget_points - locked.budget_spent))
+        if award.points:
+            rules.filter(pk=locked.pk).update(budget_spent=F("budget_spent") + award.points)
+    if budgeted:
+        evaluation.awards = [a for a in evaluation.awards if a.points > 0]
+
+
+def check_total(points: int, field: str = "amount") -> None:
+    if points > MAX_POINTS:
+        raise ValidationFailed(
+            f"This would earn {points} points, more than the {MAX_POINTS} one entry can hold.",
+            field=field,
+        )
+
+
+def top_rule_id(awards: Sequence[AwardLine]) -> int | None:
+    rule_awards = [a for a in awards if a.rule is not None]
+    if not rule_awards:
+        return None
+    return max(rule_awards, key=lambda a: (a.points, a.rule.priority, -a.rule.pk)).rule.pk
+
+
+def credit(
+    *,
+    member: Member,
+    evaluation: Evaluation,
+    actor: str,
+    reason: str,
+    reference: str,
+    pending_days: int | None,
+    metadata: dict[str, Any],
+    clock: Clock,
+) -> Entry | None:
+    """One ledger credit for the evaluation's total (nothing when it is zero)."""
+    total = evaluation.total
+    if total <= 0:
+        return None
+    check_total(total)
+    return points_credit(
+        member=member, points=total, actor=actor, reason=reason, reference=reference,
+        pending_days=pending_days, rule_id=top_rule_id(evaluation.awards),
+        metadata={**metadata, "awards": [a.as_dict() for a in evaluation.awards]}, clock=clock,
+    )
+
+
+def record_awards(
+    *,
+    member: Member,
+    evaluation: Evaluation,
+    entry: Entry | None,
+    now: datetime,
+    order: Order | None = None,
+    event: Event | None = None,
+) -> None:
+    rows = [
+        Award(
+            merchant_id=member.merchant_id, program_id=member.program_id, member_id=member.pk,
+            rule_id=a.rule.pk, points=a.points, order=order, event=event, entry=entry,
+            created_at=now,
+        )
+        for a in evaluation.rule_awards
+    ]
+    if rows:
+        Award._base_manager.bulk_create(rows)
+
+
+def with_figures(found: Member, locked: Member, entry: Entry | None) -> Member:
+    """``found`` (loaded with customer and tier) carrying the figures after ``entry``.
+
+    Saves re-reading the member: the locked row plus the earn entry's deltas are exactly what
+    the ledger wrote (an earn entry adds to lifetime what it makes spendable).
+    """
+    found.status = locked.status
+    found.balance = locked.balance
+    found.pending_points = locked.pending_points
+    found.reserved_points = locked.reserved_points
+    found.lifetime_points = locked.lifetime_points
+    found.last_activity_at = locked.last_activity_at
+    if entry is not None:
+        found.balance = entry.balance_after
+        found.pending_points += entry.pending_delta
+        found.reserved_points += entry.reserved_delta
+        found.lifetime_points += entry.balance_delta
+        found.last_activity_at = entry.created_at
+    return found
