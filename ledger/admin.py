@@ -7,12 +7,17 @@ refuses every add, change and delete (403).
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from unfold.decorators import display
 
 from members.admin import MerchantScopedAdmin
 
 from .models import Entry, Hold
+
+
+def card_html(member) -> str:
+    return format_html('<span class="whitespace-nowrap">{}</span>', member.card_id_display)
 
 
 class ReadOnlyAdmin(MerchantScopedAdmin):
@@ -39,7 +44,6 @@ class EntryAdmin(ReadOnlyAdmin):
     search_fields = ["member__card_id", "member__customer__external_id", "reference", "reason"]
     ordering = ["-id"]
     date_hierarchy = "created_at"
-    show_full_result_count = False
     fields = [
         "created_at", "member", "program", "kind", "points", "balance_delta", "pending_delta",
         "reserved_delta", "balance_after", "reason", "reference", "rule", "reverses", "actor",
@@ -49,7 +53,7 @@ class EntryAdmin(ReadOnlyAdmin):
 
     @display(description=_("Card"), ordering="member__card_id")
     def card(self, obj: Entry) -> str:
-        return obj.member.card_id_display
+        return card_html(obj.member)
 
     @display(description=_("Points"), ordering="points")
     def signed_points(self, obj: Entry) -> str:
@@ -74,4 +78,4 @@ class HoldAdmin(ReadOnlyAdmin):
 
     @display(description=_("Card"), ordering="member__card_id")
     def card(self, obj: Hold) -> str:
-        return obj.member.card_id_display
+        return card_html(obj.member)

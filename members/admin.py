@@ -384,6 +384,7 @@ class RecentEntryInline(TabularInline):
     extra = 0
     per_page = 10
     can_delete = False
+    hide_title = True
     verbose_name_plural = _("Recent ledger entries")
 
     def has_add_permission(self, request, obj=None):
@@ -409,10 +410,10 @@ class MemberAdmin(MerchantScopedAdmin):
     list_filter = ["status", "program", "tier"]
     list_select_related = ["customer", "program", "tier"]
     search_fields = ["card_id", "customer__external_id", "customer__email", "customer__name"]
-    actions_detail = ["adjust_points", "suspend", "reactivate", "deactivate"]
+    actions_detail = ["adjust_points", "suspend", "reactivate", "deactivate", "ledger"]
     fieldsets_change = [
         (None, {"fields": [
-            "card", "customer_link", "program", "status_label", "enrolled_at",
+            "card", "customer_link", "program", "status_text", "enrolled_at",
             "status_changed_at", "last_activity_at",
         ]}),
         (_("Figures"), {"fields": [
@@ -463,6 +464,19 @@ class MemberAdmin(MerchantScopedAdmin):
     def status_label(self, obj: Member) -> tuple[str, str]:
         return obj.status, obj.get_status_display()
 
+    @display(description=_("Status"))
+    def status_text(self, obj: Member) -> str:
+        return obj.get_status_display()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Nothing on the member page is edited in place: no save buttons, only actions.
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False, "show_save_and_continue": False,
+            "show_save_and_add_another": False, "show_delete": False,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
     # -- actions -------------------------------------------------------------------------
     def get_actions_detail(self, request, object_id):
         actions = super().get_actions_detail(request, object_id)
@@ -480,6 +494,17 @@ class MemberAdmin(MerchantScopedAdmin):
         prefix = f"{self.opts.app_label}_{self.opts.model_name}_"
         return [a for a in actions if allowed.get(a.action_name.removeprefix(prefix), True)]
 
+    # Unfold checks dotted permissions against the database at start-up (before migrate on a
+    # fresh database), so the actions name these methods instead.
+    def has_adjust_points_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("ledger.adjust_points")
+
+    def has_change_status_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("members.change_member")
+
+    def has_view_ledger_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("ledger.view_entry")
+
     def _member(self, request: HttpRequest, object_id: str) -> Member:
         member = self.get_object(request, object_id)
         if member is None:
@@ -490,13 +515,14 @@ class MemberAdmin(MerchantScopedAdmin):
         return TemplateResponse(request, template, {
             **self.admin_site.each_context(request),
             "opts": self.opts,
+            "original": member,
             "member": member,
             "change_url": reverse("admin:members_member_change", args=[member.pk]),
             **context,
         })
 
     @action(description=_("Adjust points"), url_path="adjust", icon="tune",
-            permissions=["ledger.adjust_points"])
+            permissions=["adjust_points"])
     def adjust_points(self, request: HttpRequest, object_id: str) -> HttpResponse:
         member = self._member(request, object_id)
         form = AdjustPointsForm(request.POST or None)
@@ -515,6 +541,12 @@ class MemberAdmin(MerchantScopedAdmin):
         return self._page(request, member, "members/admin/member_adjust.html", form=form,
                           title=gettext("Adjust points"))
 
+    @action(description=_("All entries"), url_path="ledger", icon="receipt_long",
+            permissions=["view_ledger"])
+    def ledger(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        member = self._member(request, object_id)
+        return redirect(f"{reverse('admin:ledger_entry_changelist')}?q={member.card_id}")
+
     def _status_change(self, request, object_id, status: str, title: str) -> HttpResponse:
         member = self._member(request, object_id)
         if request.method == "POST":
@@ -532,19 +564,19 @@ class MemberAdmin(MerchantScopedAdmin):
                           becomes_active=status == Member.Status.ACTIVE)
 
     @action(description=_("Suspend"), url_path="suspend", icon="pause_circle",
-            permissions=["members.change_member"])
+            permissions=["change_status"])
     def suspend(self, request: HttpRequest, object_id: str) -> HttpResponse:
         return self._status_change(request, object_id, Member.Status.SUSPENDED,
                                    gettext("Suspend member"))
 
     @action(description=_("Reactivate"), url_path="reactivate", icon="play_circle",
-            permissions=["members.change_member"])
+            permissions=["change_status"])
     def reactivate(self, request: HttpRequest, object_id: str) -> HttpResponse:
         return self._status_change(request, object_id, Member.Status.ACTIVE,
                                    gettext("Reactivate member"))
 
     @action(description=_("Deactivate"), url_path="deactivate", icon="block",
-            permissions=["members.change_member"])
+            permissions=["change_status"])
     def deactivate(self, request: HttpRequest, object_id: str) -> HttpResponse:
         return self._status_change(request, object_id, Member.Status.INACTIVE,
                                    gettext("Deactivate member"))

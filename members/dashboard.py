@@ -91,6 +91,7 @@ def dashboard_callback(request, context):
     ]
     context.update(
         {
+            "title": _("Dashboard"),
             "figures": figures,
             "kpis": [
                 {
@@ -143,7 +144,7 @@ def dashboard_callback(request, context):
                     [
                         date_format(entry.created_at, "SHORT_DATETIME_FORMAT"),
                         format_html(
-                            '<a href="{}" class="font-mono text-primary-600 '
+                            '<a href="{}" class="font-mono text-primary-600 whitespace-nowrap '
                             'dark:text-primary-500">{}</a>',
                             reverse("admin:members_member_change", args=[entry.member_id]),
                             entry.member.card_id_display,
