@@ -17,8 +17,14 @@ class RewardsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.utils.translation import gettext_lazy as _
+
         from members.models import StaffMembership
         from members.services import EXTRA_ROLE_PERMISSIONS
+        from members.templatetags.portal import portal_nav_register
+
+        portal_nav_register("rewards_portal:catalog", _("Rewards"), order=20)
+        portal_nav_register("rewards_portal:vouchers", _("My vouchers"), order=30)
 
         for role, codes in (
             (StaffMembership.Role.OWNER, OWNER_PERMISSIONS),

@@ -99,31 +99,10 @@ def voucher_get(*, program: Program, code: str) -> Voucher:
 # Portal: the signed-in customer's own rows only
 
 
-def portal_members(*, user) -> QuerySet[Member]:
-    """The user's enrolments in live programs of active merchants."""
-    return (
-        Member._base_manager.filter(
-            customer__user=user, program__deleted_at__isnull=True, program__is_active=True,
-            merchant__is_active=True,
-        )
-        .select_related("program", "merchant", "tier", "customer")
-        .order_by("id")
-    )
-
-
-def portal_member(*, user, member_id: int) -> Member | None:
-    return portal_members(user=user).filter(pk=member_id).first()
-
-
 @dataclass(frozen=True)
 class RewardOption:
     reward: Reward
     points_needed: int  # 0 when the member can afford it
-    unavailable: str | None  # why it cannot be redeemed now, besides points
-
-    @property
-    def affordable(self) -> bool:
-        return self.points_needed == 0 and self.unavailable is None
 
     @property
     def progress_percent(self) -> int:
@@ -154,7 +133,7 @@ def portal_reward_options(
         if reason is not None:
             continue
         needed = max(0, reward.points_cost - member.balance)
-        option = RewardOption(reward=reward, points_needed=needed, unavailable=None)
+        option = RewardOption(reward=reward, points_needed=needed)
         (affordable if needed == 0 else close).append(option)
     close.sort(key=lambda o: (o.points_needed, o.reward.pk))
     return affordable, close[:close_limit]

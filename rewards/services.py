@@ -552,7 +552,7 @@ def voucher_use(
     voucher = Voucher._base_manager.select_for_update().get(pk=voucher.pk)
     if voucher.status == Voucher.Status.USED:
         raise VoucherAlreadyUsed(
-            f"Used at {voucher.used_at.isoformat()}.", field="code",
+            f"The voucher was already used at {voucher.used_at.isoformat()}.", field="code",
             used_at=voucher.used_at.isoformat(),
         )
     if voucher.status == Voucher.Status.EXPIRED or (
