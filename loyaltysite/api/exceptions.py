@@ -25,6 +25,9 @@ def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     if isinstance(detail, dict):
         for key, value in detail.items():
+            if isinstance(key, int):  # a list's errors by index (DRF >= 3.15): items[1].price
+                out += _flatten(value, f"{prefix}[{key}]")
+                continue
             name = key if key != "non_field_errors" else ""
             out += _flatten(value, f"{prefix}.{name}" if prefix and name else (name or prefix))
     elif isinstance(detail, list):

@@ -25,6 +25,7 @@ from ..models import Award, EarningRule, Event
 from .common import (
     Customer,
     credit,
+    joined_transaction,
     lock_active,
     record_awards,
     resolve_member,
@@ -65,10 +66,16 @@ def event_record(
         type=type, outcome=outcome, status=status, scope=scope, metadata=dict(metadata or {}),
         at=occurred_at or now,
     )
-    with transaction.atomic(savepoint=False):
+    with joined_transaction():
         found, enrolled = resolve_member(program=program, customer=customer, enrol=True,
                                          clock=clock)
         locked = lock_active(found)
+        earlier = event_id and Event._base_manager.filter(
+            merchant_id=program.merchant_id, program_id=program.pk, event_id=event_id
+        ).first()
+        if earlier:  # recorded before (longer ago than idempotency keys are kept)
+            return EventResult(event=earlier, member=with_figures(found, locked, None),
+                               evaluation=engine.Evaluation(), enrolled=False)
         failed = False
         entry = None
         try:
@@ -114,7 +121,7 @@ def _award_fixed(
     program = member.program
     if not selectors.live_rules(program=program, kinds=[kind], at=now):
         return 0  # the usual case costs one query and no lock
-    with transaction.atomic(savepoint=False):
+    with joined_transaction():
         locked = lock_active(member)
         rules = selectors.live_rules(program=program, kinds=[kind], at=now, member_id=member.pk)
         if extra_history_filter is not None:

@@ -21,10 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
-
-from django.db import transaction
 
 from ledger.locking import lock_member
 from ledger.services import points_reverse
@@ -38,7 +36,9 @@ from ..errors import OrderNotFound, RefundExceedsOrder
 from ..models import Order, Refund
 from .common import (
     Customer,
+    check_total,
     credit,
+    joined_transaction,
     lock_active,
     record_awards,
     resolve_member,
@@ -74,7 +74,7 @@ class RefundResult:
 
 def _money(value: Decimal, currency: str, field: str) -> Decimal:
     places = MINOR_UNITS.get(currency, 2)
-    if value.as_tuple().exponent < -places:
+    if value != value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN):
         raise ValidationFailed(
             f"{field} has more decimal places than {currency} allows ({places}).", field=field
         )
@@ -160,12 +160,13 @@ def order_record(
         program=program, amount=amount, currency=currency, items=items,
         points_discount=points_discount, occurred_at=occurred_at, now=now,
     )
-    with transaction.atomic(savepoint=False):
+    with joined_transaction():
         found, enrolled = resolve_member(program=program, customer=customer, enrol=True,
                                          clock=clock)
         locked = lock_active(found)
         found.tier_id = locked.tier_id
         evaluation = _evaluate(program, facts, found, now)
+        check_total(evaluation.total)  # every refusal comes before the first write
         spend_budgets(evaluation)
         entry = credit(
             member=locked, evaluation=evaluation, actor=actor, reason=f"Order {order_id}",
@@ -289,7 +290,7 @@ def order_refund(
     if (amount is None) == (not items):
         raise ValidationFailed("Give either amount or items.", field="amount")
     now = clock.now()
-    with transaction.atomic(savepoint=False):
+    with joined_transaction():
         head = Order._base_manager.filter(
             merchant_id=program.merchant_id, program_id=program.pk, order_id=order_id
         ).values_list("pk", "member_id").first()
