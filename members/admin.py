@@ -14,6 +14,7 @@ a Manager reads them, both can adjust points. Actions call services and show a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
@@ -99,6 +100,9 @@ class MerchantScopedAdmin(ModelAdmin):
 
     form = MerchantScopedForm
     merchant_source: str | None = None
+    # (field, normalizer): a search typed as printed (dashes, lower case: card ids, voucher
+    # codes) also finds the row whose field equals the normalized term.
+    search_normalized: tuple[str, Callable[[str], str]] | None = None
 
     # -- who is asking -------------------------------------------------------------------
     @staticmethod
@@ -118,6 +122,17 @@ class MerchantScopedAdmin(ModelAdmin):
             return qs
         merchant_id = self.staff_merchant_id(request)
         return qs.filter(merchant_id=merchant_id) if merchant_id is not None else qs.none()
+
+    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+        queryset, may_have_duplicates = super().get_search_results(
+            request, queryset, search_term
+        )
+        if self.search_normalized and search_term:
+            field, normalize = self.search_normalized
+            value = normalize(search_term)
+            if value and value != search_term:
+                queryset |= self.get_queryset(request).filter(**{field: value})
+        return queryset, may_have_duplicates
 
     def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
         # Another merchant's id answers exactly like an id that does not exist.
@@ -410,6 +425,7 @@ class MemberAdmin(MerchantScopedAdmin):
     list_filter = ["status", "program", "tier"]
     list_select_related = ["customer", "program", "tier"]
     search_fields = ["card_id", "customer__external_id", "customer__email", "customer__name"]
+    search_normalized = ("card_id", normalize_card_id)
     actions_detail = ["adjust_points", "suspend", "reactivate", "deactivate", "ledger"]
     fieldsets_change = [
         (None, {"fields": [
@@ -435,16 +451,6 @@ class MemberAdmin(MerchantScopedAdmin):
 
     def get_inlines(self, request, obj):
         return [RecentEntryInline] if obj is not None else []
-
-    def get_search_results(self, request, queryset, search_term):
-        queryset, may_have_duplicates = super().get_search_results(
-            request, queryset, search_term
-        )
-        card_id = normalize_card_id(search_term) if search_term else ""
-        if card_id and card_id != search_term:
-            # A card id typed as printed (dashes, lower case) still finds the member.
-            queryset |= self.get_queryset(request).filter(card_id=card_id)
-        return queryset, may_have_duplicates
 
     def save_model(self, request, obj, form, change):
         if change:  # nothing on the change page is editable

@@ -485,3 +485,48 @@ def test_staff_without_a_merchant_see_nothing(member):
     members = client.get(url("members_member_changelist")).content.decode()
     assert member.card_id_display not in members
     assert client.get(url("members_program_change", program.pk)).status_code == 404
+
+
+# -- the platform operator ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["members_merchant_add", "members_staffmembership_add", "members_customer_add",
+     "members_program_add", "members_merchantapikey_add", "tiers_tier_add"],
+)
+def test_every_add_page_renders_for_the_operator(operator_user, name):
+    assert login(operator_user).get(url(name)).status_code == 200
+
+
+def test_the_operator_picks_the_merchant_of_a_new_customer(operator_user, other_merchant):
+    client = login(operator_user)
+
+    response = client.post(url("members_customer_add"), {
+        "merchant": other_merchant.pk, "external_id": "op-1", "email": "", "name": "",
+    })
+
+    assert response.status_code == 302
+    assert Customer.objects.get(external_id="op-1").merchant == other_merchant
+
+
+def test_the_operator_attaches_staff_through_the_service(operator_user, merchant):
+    newcomer = UserFactory(username="new@acme.test")
+    client = login(operator_user)
+
+    response = client.post(url("members_staffmembership_add"), {
+        "merchant": merchant.pk, "user": newcomer.pk, "role": "manager",
+    })
+
+    assert response.status_code == 302
+    newcomer.refresh_from_db()
+    assert newcomer.is_staff
+    assert newcomer.has_perm("ledger.adjust_points")
+    assert not newcomer.has_perm("members.change_program")
+
+
+def test_an_owner_sees_their_staff_but_cannot_change_them(owner_client, manager_user):
+    page = url("members_staffmembership_change", manager_user.staff_membership.pk)
+
+    assert owner_client.get(page).status_code == 200
+    assert owner_client.post(page, {"role": "owner"}).status_code == 403
