@@ -530,3 +530,19 @@ def test_an_owner_sees_their_staff_but_cannot_change_them(owner_client, manager_
 
     assert owner_client.get(page).status_code == 200
     assert owner_client.post(page, {"role": "owner"}).status_code == 403
+
+
+def test_no_console_action_names_a_dotted_permission():
+    """Unfold checks dotted action permissions against the database when the project starts,
+    which fails before the first migrate: actions name ``has_<x>_permission`` methods."""
+    from django.contrib import admin
+
+    for model_admin in admin.site._registry.values():
+        actions = getattr(model_admin, "_get_base_actions_detail", None)
+        if actions is None:
+            continue
+        for action in [*model_admin._get_base_actions_list(), *actions(),
+                       *model_admin._get_base_actions_row(),
+                       *model_admin._get_base_actions_submit_line()]:
+            for permission in getattr(action.method, "allowed_permissions", []):
+                assert "." not in permission, (type(model_admin).__name__, permission)
