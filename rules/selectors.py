@@ -10,8 +10,9 @@ from django.db.models.functions import Coalesce
 from django_scopes import scopes_disabled
 
 from loyaltysite.errors import RuleNotFound
-from members.models import Member, Program
+from members.models import Program
 
+from .config import describe
 from .engine import History
 from .errors import OrderNotFound
 from .models import Award, EarningRule, Event, Order
@@ -107,21 +108,27 @@ def event_list(*, program: Program) -> QuerySet[Event]:
     return Event.objects.filter(program=program, merchant_id=program.merchant_id)
 
 
-def portal_programs_with_rules(*, user) -> list[tuple[Member, list[EarningRule]]]:
-    """For each program the signed-in customer is a member of: its active rules now."""
-    from loyaltysite.clock import system_clock
+def how_to_earn_for_user(*, user, at: datetime) -> list[dict]:
+    """For each program the signed-in customer is in: the rules active now, in plain words."""
+    from members.portal_selectors import member_list_for_user
 
-    now = system_clock.now()
     with scopes_disabled():
-        members = list(
-            Member._base_manager.filter(
-                customer__user=user, program__deleted_at__isnull=True, program__is_active=True
-            ).select_related("program", "tier").order_by("program__name", "id")
-        )
-        out = []
-        for member in members:
-            rules = live_rules(program=member.program, kinds=EarningRule.Kind.values, at=now)
-            out.append((member, rules))
+        members = [m for m in member_list_for_user(user=user) if m.program.is_active]
+        rules_by_program = {
+            member.program_id: live_rules(program=member.program,
+                                          kinds=EarningRule.Kind.values, at=at)
+            for member in members
+        }
+        tiers = tier_names(rules_by_program)
+    out = []
+    for member in members:
+        program = member.program
+        ways = [
+            describe(rule, currency=program.currency, point_names=program.point_name_plural,
+                     tier_name=tiers.get((rule.config or {}).get("tier")))
+            for rule in rules_by_program[program.pk]
+        ]
+        out.append({"member": member, "program": program, "ways": ways})
     return out
 
 

@@ -1,0 +1,167 @@
+"""Earning in the merchant console: rules (Owners edit, Managers read), orders and events.
+
+The rule list shows how often each rule fired and the points it gave (counted from awards).
+The rule page has a "Try it" button that evaluates the rule, as currently edited, against a
+sample order or event, through the same code as the API, and saves nothing.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+from unfold.decorators import display
+
+from ledger.admin import ReadOnlyAdmin, card_html
+from members.admin import MerchantScopedAdmin, _adopt
+from members.models import Program
+
+from . import selectors
+from .config import describe
+from .forms import EarningRuleForm
+from .models import EarningRule, Event, Order, Refund
+from .services import rule_create, rule_delete, rule_update
+from .services.rules import RULE_FIELDS
+
+CONFIG_REFERENCE = _(
+    "order: exactly one of multiplier (e.g. \"2\": the order earns twice the base rate), "
+    "points_per_unit (extra points per currency unit) or points (a fixed bonus); optional "
+    "min_amount. — category / sku: categories or skus (a list) and one of multiplier, "
+    "points_per_unit (or points_per_item for sku). — event: event_type, points, optional "
+    "conditions on outcome, status, scope or metadata.<key> (nested: metadata.device.os); a "
+    "value, a list (one of), or one operator: eq, ne, in, not_in, gt, gte, lt, lte, exists. "
+    "— tier_bonus: tier (id) and multiplier. — welcome / birthday: points."
+)
+
+
+@admin.register(EarningRule)
+class EarningRuleAdmin(MerchantScopedAdmin):
+    form = EarningRuleForm
+    merchant_source = "program"
+    change_form_after_template = "rules/admin/try_it.html"
+    list_display = [
+        "name", "program", "kind", "summary", "is_active", "priority", "stackable",
+        "award_total", "points_total",
+    ]
+    list_filter = ["kind", "is_active", "program"]
+    list_select_related = ["program"]
+    search_fields = ["name", "description"]
+    ordering = ["program", "-priority", "id"]
+    readonly_fields = ["budget_spent", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["program", "name", "kind", "description", "is_active"]}),
+        (_("When and with what"), {"fields": [
+            "starts_at", "ends_at", "priority", "stackable",
+        ]}),
+        (_("Limits"), {"fields": [
+            "max_per_member", "cooldown_hours", "budget_points", "budget_spent",
+        ]}),
+        (_("Configuration"), {"fields": ["config"], "description": CONFIG_REFERENCE}),
+        (_("Try it (nothing is saved)"), {"fields": ["try_sample"]}),
+        (_("History"), {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request).filter(deleted_at__isnull=True)
+        return selectors.rules_with_counts(qs)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"trying": "_try" in request.POST})
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "program":
+            kwargs["queryset"] = Program.objects.filter(deleted_at__isnull=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @display(description=_("In plain words"))
+    def summary(self, obj: EarningRule) -> str:
+        return describe(obj, currency=obj.program.currency,
+                        point_names=obj.program.point_name_plural)
+
+    @display(description=_("Awards"), ordering="award_count")
+    def award_total(self, obj: EarningRule) -> int:
+        return obj.award_count
+
+    @display(description=_("Points awarded"), ordering="points_awarded")
+    def points_total(self, obj: EarningRule) -> int:
+        return obj.points_awarded
+
+    def save_model(self, request, obj, form, change):
+        fields = {
+            name: form.cleaned_data[name]
+            for name in (form.changed_data if change else form.cleaned_data)
+            if name in RULE_FIELDS
+        }
+        if change:
+            _adopt(obj, rule_update(rule=obj, **fields))
+            return
+        self.assign_merchant(request, obj, form)
+        _adopt(obj, rule_create(program=form.cleaned_data["program"], **fields))
+
+    def get_deleted_objects(self, objs, request):
+        # Deleting is a soft delete: awards and ledger entries keep pointing at the rule.
+        return [str(obj) for obj in objs], {}, set(), []
+
+    def delete_model(self, request, obj):
+        rule_delete(rule=obj)
+
+    def delete_queryset(self, request, queryset):
+        for rule in queryset:
+            rule_delete(rule=rule)
+
+
+class RefundInline(admin.TabularInline):
+    model = Refund
+    fields = ["created_at", "amount", "points_reversed", "points_shortfall", "points_returned",
+              "reason", "actor"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdmin):
+    list_display = [
+        "order_id", "card", "program", "amount", "currency", "points_earned", "points_reversed",
+        "status", "created_at",
+    ]
+    list_filter = ["status", "program"]
+    list_select_related = ["member", "program"]
+    search_fields = ["order_id", "member__card_id", "member__customer__external_id"]
+    ordering = ["-id"]
+    date_hierarchy = "created_at"
+    fields = [
+        "order_id", "member", "program", "status", "currency", "amount", "points_discount",
+        "amount_refunded", "points_earned", "points_reversed", "points_shortfall", "awards",
+        "items", "entry", "actor", "occurred_at", "created_at",
+    ]
+    readonly_fields = fields
+    inlines = [RefundInline]
+
+    @display(description=_("Card"), ordering="member__card_id")
+    def card(self, obj: Order) -> str:
+        return card_html(obj.member)
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "type", "card", "program", "outcome", "points_earned", "failed"]
+    list_filter = ["type", "failed", "program"]
+    list_select_related = ["member", "program"]
+    search_fields = ["event_id", "type", "member__card_id"]
+    ordering = ["-id"]
+    fields = [
+        "event_id", "type", "member", "program", "outcome", "status", "scope", "metadata",
+        "points_earned", "awards", "failed", "entry", "actor", "occurred_at", "created_at",
+    ]
+    readonly_fields = fields
+
+    @display(description=_("Card"), ordering="member__card_id")
+    def card(self, obj: Event) -> str:
+        return card_html(obj.member)
