@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from django import forms
 from django.db import models
+from django.forms.models import ModelFormMetaclass
 from django.utils.translation import gettext_lazy as _
+from django_scopes import scopes_disabled
+from django_scopes.state import get_scope
 from unfold.widgets import UnfoldAdminIntegerFieldWidget, UnfoldAdminTextInputWidget
 
 from ledger.services import MAX_POINTS
@@ -19,7 +22,31 @@ from .models import Customer, Member, Program
 from .services import PROGRAM_FIELDS
 
 
-class MerchantScopedForm(forms.ModelForm):
+class ScopedModelFormMetaclass(ModelFormMetaclass):
+    """Lets a model form with relations to scoped models be declared at import time.
+
+    Building a model form evaluates each relation's default manager, and with no scope active
+    (at import) a scoped manager raises. Such a class is built with scopes disabled and those
+    relation fields start with no choices: the admin rebuilds its forms per request, inside the
+    request's scope, and other callers set the querysets they mean.
+    """
+
+    def __new__(mcs, name, bases, attrs):
+        if get_scope():  # inside a request, a job or a test: build as usual
+            return super().__new__(mcs, name, bases, attrs)
+        with scopes_disabled():
+            new_class = super().__new__(mcs, name, bases, attrs)
+        for field_name, field in new_class.base_fields.items():
+            if (
+                field_name not in new_class.declared_fields
+                and isinstance(field, forms.ModelChoiceField)
+                and hasattr(field.queryset.model._default_manager, "with_scopes_disabled")
+            ):
+                field.queryset = field.queryset.none()
+        return new_class
+
+
+class MerchantScopedForm(forms.ModelForm, metaclass=ScopedModelFormMetaclass):
     """A model form whose merchant comes from the admin, never from another merchant's rows.
 
     ``scoped_merchant_id`` (set by the admin for staff users) or ``merchant_source`` (a foreign
@@ -107,18 +134,13 @@ class CustomerForm(MerchantScopedForm):
 
 
 class MemberEnrolForm(MerchantScopedForm):
-    """Enrols a customer in a program (the add form of the member admin).
-
-    The admin names the fields (``program``, ``customer``) and builds them at request time,
-    inside the merchant scope: their choices are scoped querysets, which cannot be evaluated
-    when this module is imported.
-    """
+    """Enrols a customer in a program (the add form of the member admin)."""
 
     merchant_source = "program"
 
     class Meta:
         model = Member
-        fields: list[str] = []
+        fields = ["program", "customer"]
 
 
 class AdjustPointsForm(forms.Form):

@@ -546,3 +546,16 @@ def test_no_console_action_names_a_dotted_permission():
                        *model_admin._get_base_actions_submit_line()]:
             for permission in getattr(action.method, "allowed_permissions", []):
                 assert "." not in permission, (type(model_admin).__name__, permission)
+
+
+@pytest.mark.scoped
+def test_a_console_form_can_be_declared_outside_any_scope(program):
+    from members.forms import MerchantScopedForm
+
+    class EnrolForm(MerchantScopedForm):
+        class Meta:
+            model = Member
+            fields = ["program", "customer"]
+
+    # declared at import time, with no scope active: the scoped choices start empty
+    assert list(EnrolForm.base_fields["program"].queryset) == []
