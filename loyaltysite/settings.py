@@ -168,7 +168,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"EarningRuleKindEnum": "rules.models.EarningRule.Kind"},
+    # Several models have a `kind` or `status`: name each choice set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "EntryKindEnum": "ledger.models.Entry.Kind",
+        "HoldStatusEnum": "ledger.models.Hold.Status",
+        "MemberStatusEnum": "members.models.Member.Status",
+        "RuleKindEnum": "rules.models.EarningRule.Kind",
+        "OrderStatusEnum": "rules.models.Order.Status",
+        "RewardKindEnum": "rewards.models.Reward.Kind",
+        "RedemptionKindEnum": "rewards.models.Redemption.Kind",
+        "RedemptionStatusEnum": "rewards.models.Redemption.Status",
+        "VoucherStatusEnum": "rewards.models.Voucher.Status",
+    },
 }
 
 API_KEY_CUSTOM_HEADER = None  # `Authorization: Api-Key <key>`
