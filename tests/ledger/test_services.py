@@ -281,3 +281,12 @@ def test_a_released_hold_gives_points_back_to_the_lots_they_came_from(member, cl
 
     assert _remaining(soon, later) == [20, 20]
     assert member_ledger_discrepancies(member_id=member.pk) == []
+
+
+def test_a_debit_spanning_more_lots_than_one_page_takes_them_all_in_order(member, clock):
+    earned = [services.points_credit(member=member, points=1, actor="t") for _ in range(170)]
+
+    services.points_debit(member=member, points=165, actor="t")
+
+    assert _remaining(*earned) == [0] * 165 + [1] * 5
+    assert member_ledger_discrepancies(member_id=member.pk) == []
