@@ -27,17 +27,19 @@ def release_expired_reservations(*, clock: Clock, batch_size: int) -> int:
     due = Redemption._base_manager.filter(status=Redemption.Status.RESERVED, expires_at__lte=now)
     while True:
         batch = list(
-            due.filter(id__gt=last_id).order_by("id").values_list("id", flat=True)[:batch_size]
+            due.filter(id__gt=last_id).order_by("id").values_list("id", "member_id")[:batch_size]
         )
         if not batch:
             break
-        for redemption_id in batch:
+        for redemption_id, member_id in batch:
             try:
-                released += services.redemption_expire(redemption_id=redemption_id, clock=clock)
+                released += services.redemption_expire(
+                    redemption=Redemption(pk=redemption_id, member_id=member_id), clock=clock
+                )
             except Exception:
                 failed += 1
                 logger.exception("release-expired-reservations: redemption %s", redemption_id)
-        last_id = batch[-1]
+        last_id = batch[-1][0]
     if failed:
         raise RuntimeError(f"release-expired-reservations: {failed} failed, {released} released")
     return released

@@ -289,15 +289,19 @@ def redemption_check(
 # Reserve, confirm, release
 
 
-def _lock_redemption(redemption_id: int) -> tuple[Member, Redemption]:
-    member_id = Redemption._base_manager.values_list("member_id", flat=True).get(pk=redemption_id)
-    member = lock_member(member_id)
-    redemption = (
+def _lock_redemption(redemption: Redemption) -> tuple[Member, Redemption]:
+    """Lock the member (first, as every writer does), then read the redemption afresh.
+
+    Every writer of a redemption holds its member's lock, so the row lock on the redemption
+    itself only guards against code that forgets to.
+    """
+    member = lock_member(redemption.member_id)
+    fresh = (
         Redemption._base_manager.select_related("hold", "reward")
         .select_for_update(of=("self",))
-        .get(pk=redemption_id)
+        .get(pk=redemption.pk)
     )
-    return member, redemption
+    return member, fresh
 
 
 @transaction.atomic
@@ -315,8 +319,6 @@ def redemption_reserve(
     """Hold the points for a reward or an order discount, until the program's TTL passes."""
     now = clock.now()
     member = lock_member(member.pk)
-    if reward is not None:
-        reward = Reward._base_manager.select_related("min_tier").get(pk=reward.pk)
     plan = redemption_check(
         member=member, reward=reward, points=points, order_amount=order_amount,
         currency=currency, clock=clock,
@@ -373,7 +375,7 @@ def redemption_confirm(
     (or a release) to give the points back.
     """
     now = clock.now()
-    member, redemption = _lock_redemption(redemption.pk)
+    member, redemption = _lock_redemption(redemption)
     _settle_order_id(redemption, order_id)
     if redemption.status == Redemption.Status.CONFIRMED:
         return redemption
@@ -439,7 +441,7 @@ def redemption_release(
     A reservation already past its TTL is settled as ``expired``, as the job would.
     """
     now = clock.now()
-    _, redemption = _lock_redemption(redemption.pk)
+    _, redemption = _lock_redemption(redemption)
     if redemption.status in (Redemption.Status.RELEASED, Redemption.Status.EXPIRED):
         return redemption
     if redemption.status == Redemption.Status.CONFIRMED:
@@ -451,11 +453,11 @@ def redemption_release(
 
 @transaction.atomic
 def redemption_expire(
-    *, redemption_id: int, actor: str = "system:rewards-expire", clock: Clock = system_clock
+    *, redemption: Redemption, actor: str = "system:rewards-expire", clock: Clock = system_clock
 ) -> bool:
     """Expire one reservation past its TTL. ``False`` when there was nothing to do."""
     now = clock.now()
-    _, redemption = _lock_redemption(redemption_id)
+    _, redemption = _lock_redemption(redemption)
     if redemption.status != Redemption.Status.RESERVED or redemption.expires_at > now:
         return False
     _settle_released(redemption, actor=actor, expired=True, now=now, clock=clock)

@@ -89,7 +89,9 @@ class RedemptionOut(serializers.ModelSerializer):
         ]
 
     def get_voucher(self, obj: Redemption) -> dict | None:
-        voucher = getattr(obj, "voucher", None) if obj.kind == Redemption.Kind.REWARD else None
+        if obj.kind != Redemption.Kind.REWARD or obj.status != Redemption.Status.CONFIRMED:
+            return None
+        voucher = getattr(obj, "voucher", None)
         return VoucherRefOut(voucher).data if voucher is not None else None
 
     def get_min_points(self, obj: Redemption) -> int | None:

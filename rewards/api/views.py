@@ -134,9 +134,12 @@ class _RedemptionApi(ProgramApi):
             program=self.program(), redemption_id=self.kwargs["redemption"]
         )
 
-    def out(self, redemption_id: int) -> dict:
-        fresh = selectors.redemption_get(program=self.program(), redemption_id=redemption_id)
-        return RedemptionOut(fresh).data
+    def out(self, redemption: Redemption, member: Member) -> dict:
+        """The answer from the rows in hand (the service's, plus the member and program the
+        view already read), without reading them again."""
+        redemption.member = member
+        redemption.program = self.program()
+        return RedemptionOut(redemption).data
 
     def targets(self, data: dict[str, Any]) -> tuple[Member, Reward | None]:
         program = self.program()
@@ -212,7 +215,7 @@ class RedemptionListApi(_RedemptionApi):
                 order_amount=data.get("order_amount"), currency=data.get("currency"),
                 order_id=data.get("order_id", ""), actor=self.actor,
             )
-            return http.HTTP_201_CREATED, self.out(redemption.pk)
+            return http.HTTP_201_CREATED, self.out(redemption, member)
 
         return self.idempotent(run, program=self.program())
 
@@ -237,7 +240,7 @@ class RedemptionConfirmApi(_RedemptionApi):
             done = services.redemption_confirm(
                 redemption=target, order_id=data.get("order_id", ""), actor=self.actor
             )
-            return http.HTTP_200_OK, self.out(done.pk)
+            return http.HTTP_200_OK, self.out(done, target.member)
 
         return self.idempotent(run, program=self.program())
 
@@ -254,7 +257,7 @@ class RedemptionReleaseApi(_RedemptionApi):
 
         def run():
             done = services.redemption_release(redemption=target, actor=self.actor)
-            return http.HTTP_200_OK, self.out(done.pk)
+            return http.HTTP_200_OK, self.out(done, target.member)
 
         return self.idempotent(run, program=self.program())
 

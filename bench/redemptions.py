@@ -1,0 +1,240 @@
+"""Benchmark: reserve + confirm pairs per second over HTTP, as a ratio to pgbench TPC-B.
+
+Serves the project with gunicorn (``DEBUG=False``) on a dedicated PostgreSQL database
+(created afresh and migrated by this script), then runs 4 concurrent clients, each on its own
+member, each looping ``POST .../redemptions/`` (reserve a reward) then
+``POST .../redemptions/{id}/confirm/`` (spend, issue a voucher). The same run measures pgbench's
+TPC-B transaction at the same number of clients (``bench/_reference.py``) and prints the ratio.
+Target (issue 4): at least 0.2x.
+
+    .venv/bin/python bench/redemptions.py [--seconds 20] [--clients 4] [--workers 4]
+
+Environment: ``BENCH_PG`` (default ``postgres://postgres@127.0.0.1:5432``) names the server,
+``BENCH_PORT`` (default 8765) the port gunicorn listens on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _reference import create_database, database_url, pgbench_tps  # noqa: E402
+
+DB_NAME = "loyalty_bench_redemptions"
+PORT = int(os.environ.get("BENCH_PORT", "8765"))
+
+
+def _env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url(DB_NAME),
+        "DEBUG": "False",
+        "SECRET_KEY": "bench-only-secret-key-not-for-production-use-0123456789",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "False",
+        "CONN_MAX_AGE": "600",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "loyaltysite.settings",
+    }
+
+
+def _recreate_database() -> None:
+    create_database(DB_NAME, drop=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT, env=_env(), check=True,
+    )
+
+
+SETUP = """
+from django_scopes import scopes_disabled
+from ledger.services import points_credit
+from members.services import api_key_create, member_enrol_customer, merchant_create
+from members.models import Program
+from rewards.services import reward_create
+
+with scopes_disabled():
+    merchant, _ = merchant_create(slug="bench", name="Bench")
+    program = Program.objects.create(merchant=merchant, name="Bench", currency="EUR",
+                                     reservation_ttl_minutes=60)
+    reward = reward_create(program=program, name="Coffee", points_cost=10)
+    ids = []
+    for i in range({clients}):
+        member = member_enrol_customer(program=program, external_id=f"bench-{{i}}")
+        points_credit(member=member, points=2_000_000_000, actor="bench")
+        ids.append(member.pk)
+    _, key = api_key_create(merchant=merchant, name="bench")
+    print(program.pk, reward.pk, key, ",".join(map(str, ids)))
+"""
+
+
+def _setup(clients: int) -> tuple[int, int, str, list[int]]:
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", SETUP.format(clients=clients)],
+        cwd=ROOT, env=_env(), check=True, capture_output=True, text=True,
+    ).stdout.strip().splitlines()[-1]
+    program, reward, key, ids = out.split()
+    return int(program), int(reward), key, [int(i) for i in ids.split(",")]
+
+
+def _serve(workers: int, threads: int) -> subprocess.Popen:
+    # Sync workers (threads == 1) close the connection after each answer; gthread workers
+    # keep it alive between a client's requests.
+    worker = ["--worker-class", "gthread", "--threads", str(threads), "--keep-alive", "30"]
+    server = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "loyaltysite.wsgi",
+         "--workers", str(workers), *(worker if threads > 1 else []),
+         "--bind", f"127.0.0.1:{PORT}", "--log-level", "warning", "--graceful-timeout", "5"],
+        cwd=ROOT, env=_env(), start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{PORT}/healthz", timeout=10).ok:
+                return server
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    _stop(server)
+    raise RuntimeError("gunicorn did not come up")
+
+
+def _stop(server: subprocess.Popen) -> None:
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+def _client(base: str, key: str, member: int, reward: int, stop: threading.Event,
+            results: list, errors: list) -> None:
+    """One client: a kept-alive HTTP connection (``http.client``, lighter than ``requests``,
+    as the clients share the machine's cores with the server)."""
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+    headers = {"Authorization": f"Api-Key {key}", "Content-Type": "application/json"}
+    reserve_body = json.dumps({"member": str(member), "reward": reward})
+    latencies = []
+
+    def post(path: str, body: str, expected: int) -> dict:
+        conn.request("POST", f"{base}{path}", body=body, headers=headers)
+        response = conn.getresponse()
+        data = response.read()
+        if response.status != expected:
+            raise RuntimeError(f"{path}: {response.status} {data[:200]!r}")
+        return json.loads(data)
+
+    try:
+        while not stop.is_set():
+            started = time.perf_counter()
+            rid = post("/redemptions/", reserve_body, 201)["id"]
+            post(f"/redemptions/{rid}/confirm/", "{}", 200)
+            latencies.append(time.perf_counter() - started)
+    except Exception as error:  # reported by the main thread
+        errors.append(error)
+    finally:
+        conn.close()
+    results.append(latencies)
+
+
+def _floor(clients: int, seconds: float) -> float:
+    """Requests per second of ``GET /healthz`` (one ``SELECT 1``): what the server and the
+    clients cost with no work at all, the ceiling any pair of requests can reach."""
+    stop = threading.Event()
+    counts: list[int] = []
+
+    def loop() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+        done = 0
+        while not stop.is_set():
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            done += 1
+        conn.close()
+        counts.append(done)
+
+    threads = [threading.Thread(target=loop) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / (time.perf_counter() - started)
+
+
+def _pairs(base: str, key: str, members: list[int], reward: int, seconds: float
+           ) -> tuple[float, list[float]]:
+    stop = threading.Event()
+    results: list[list[float]] = []
+    errors: list[Exception] = []
+    threads = [
+        threading.Thread(target=_client, args=(base, key, m, reward, stop, results, errors))
+        for m in members
+    ]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    latencies = [lat for per_client in results for lat in per_client]
+    return len(latencies) / elapsed, latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1, help="Threads per gunicorn worker.")
+    args = parser.parse_args()
+
+    _recreate_database()
+    program, reward, key, members = _setup(args.clients)
+    server = _serve(args.workers, args.threads)
+    try:
+        base = f"/api/v1/programs/{program}"
+        _pairs(base, key, members, reward, 2)  # warm-up: connections, caches
+        pairs_per_second, latencies = _pairs(base, key, members, reward, args.seconds)
+        floor = _floor(args.clients, min(args.seconds, 5))
+    finally:
+        _stop(server)
+    tps = pgbench_tps(args.clients, args.seconds)
+
+    latencies.sort()
+    ratio = pairs_per_second / tps
+    print(f"reserve+confirm over HTTP, {args.clients} clients on distinct members, "
+          f"gunicorn {args.workers} workers x {args.threads} threads, {args.seconds:.0f}s")
+    print(f"  pairs/s            {pairs_per_second:10.1f}  ({len(latencies)} pairs)")
+    print(f"  pair latency p50   {statistics.median(latencies) * 1000:10.1f} ms")
+    print(f"  pair latency p99   {latencies[int(len(latencies) * 0.99) - 1] * 1000:10.1f} ms")
+    print(f"  HTTP floor: GET /healthz {floor:.0f} req/s, so at most {floor / 2:.0f} pairs/s "
+          f"({floor / 2 / tps:.3f}x) with no work at all")
+    print(f"pgbench TPC-B, {args.clients} clients: {tps:10.1f} tps")
+    print(f"ratio: {ratio:.3f}x (target >= 0.2x) {'OK' if ratio >= 0.2 else 'BELOW TARGET'}")
+
+
+if __name__ == "__main__":
+    main()
