@@ -144,6 +144,7 @@ def test_reserve_then_confirm_issues_a_voucher(api, funded, reward, clock):
     voucher = confirmed.json()["voucher"]
     assert confirmed.json()["status"] == "confirmed"
     assert voucher["status"] == "issued"
+    assert len(voucher["code"]) == 14
     assert voucher["code"][4::5] == "--"
 
     again = post(api, url, {"order_id": "A-1"})
@@ -458,3 +459,39 @@ def test_the_schema_documents_the_rewards_endpoints(api):
     paths = schema["paths"]
     assert "/api/v1/programs/{program}/redemptions/{redemption}/confirm/" in paths
     assert "/api/v1/programs/{program}/vouchers/{code}/use/" in paths
+
+
+def test_an_idempotency_key_reused_for_another_request_is_a_conflict(api, funded, reward):
+    url = f"{_p(funded.program)}/redemptions/"
+    post(api, url, {"member": str(funded.pk), "reward": reward.pk}, **{"Idempotency-Key": "k"})
+
+    response = post(api, url, {"member": str(funded.pk), "points": 5, "order_amount": "1"},
+                    **{"Idempotency-Key": "k"})
+
+    assert_problem(response, 422, "IDEMPOTENCY_CONFLICT")
+    assert Redemption.objects.count() == 1
+
+
+def test_a_rejection_is_replayed_for_the_same_key(api, member, reward):
+    url = f"{_p(member.program)}/redemptions/"
+    body = {"member": str(member.pk), "reward": reward.pk}
+
+    first = post(api, url, body, **{"Idempotency-Key": "poor"})
+    fund(member, 500)
+    second = post(api, url, body, **{"Idempotency-Key": "poor"})
+
+    assert_problem(first, 422, "INSUFFICIENT_POINTS")
+    assert_problem(second, 422, "INSUFFICIENT_POINTS")
+    assert not Redemption.objects.exists()
+
+
+def test_the_roles_get_the_rewards_permissions(owner_user, manager_user):
+    owner = {p for p in owner_user.get_all_permissions() if p.startswith("rewards.")}
+    manager = {p for p in manager_user.get_all_permissions() if p.startswith("rewards.")}
+    assert {"rewards.add_reward", "rewards.change_reward", "rewards.release_redemption",
+            "rewards.use_voucher"} <= owner
+    assert manager == {
+        "rewards.view_reward", "rewards.view_redemption", "rewards.change_redemption",
+        "rewards.release_redemption", "rewards.view_voucher", "rewards.change_voucher",
+        "rewards.use_voucher",
+    }
