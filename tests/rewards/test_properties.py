@@ -164,7 +164,7 @@ def _step(op: str, arg: int, member: Member, reward: Reward, model: Model, clock
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(ops=operations)
 def test_ledger_invariants_hold_after_any_mix_of_operations(clock, ops):
