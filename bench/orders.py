@@ -1,0 +1,280 @@
+"""Benchmark: completed orders per second over HTTP, as a ratio to pgbench TPC-B.
+
+Serves the project with gunicorn (``DEBUG=False``, persistent database connections) on a
+dedicated PostgreSQL database (dropped, created and migrated by this script), with a program
+that has 3 active earning rules (an order multiplier with a minimum amount, a category
+multiplier, a per-item SKU bonus with a per-member cap). Then, at 1, 4 and 8 concurrent
+clients (threads, each with its own keep-alive connection and its own members, so clients do
+not queue on one member's row lock), every client loops ``POST /orders/`` with a new order id
+and two line items. Each figure is compared with pgbench's TPC-B transaction at the same client
+count, measured in the same run (``bench/_reference.py``). Target (issue 3): at least 0.25x at
+4 clients. It also prints the SQL statements one order costs (service and whole request).
+
+    .venv/bin/python bench/orders.py [--seconds 5] [--clients 1,4,8] [--workers 4]
+                                     [--worker-class gthread] [--threads 2]
+
+Environment: ``BENCH_PG`` (default ``postgres://postgres@127.0.0.1:5432``) names the server,
+``BENCH_PORT`` (default 8766) the port gunicorn listens on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _reference import pgbench_tps  # noqa: E402
+
+DB_NAME = "loyalty_bench_orders"
+SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+PORT = int(os.environ.get("BENCH_PORT", "8766"))
+MEMBERS_PER_CLIENT = 25
+TARGET = 0.25
+
+
+def _env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": f"{SERVER}/{DB_NAME}",
+        "DEBUG": "False",
+        "SECRET_KEY": "bench-only-secret-key-not-for-production-use-0123456789",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+        "SECURE_SSL_REDIRECT": "False",
+        "CONN_MAX_AGE": "600",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "loyaltysite.settings",
+    }
+
+
+def _recreate_database() -> None:
+    import psycopg
+
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT, env=_env(), check=True,
+    )
+
+
+# Creates the program, its 3 rules and the members, then measures one order's SQL statements
+# (through the service, and through the whole HTTP request with the test client).
+SETUP = """
+import json
+from decimal import Decimal
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django_scopes import scopes_disabled
+from rest_framework.test import APIClient
+from members.models import Program
+from members.services import api_key_create, member_enrol_customer, merchant_create
+from rules.services import Customer, order_record, rule_create
+
+ITEMS = {items}
+with scopes_disabled():
+    merchant, _ = merchant_create(slug="bench", name="Bench")
+    program = Program.objects.create(merchant=merchant, name="Bench", currency="EUR",
+                                     pending_days=14)
+    rule_create(program=program, name="Double over 20", kind="order",
+                config={{"multiplier": "2", "min_amount": "20"}})
+    rule_create(program=program, name="Coffee x3", kind="category",
+                config={{"categories": ["coffee"], "multiplier": "3"}})
+    rule_create(program=program, name="Beans bonus", kind="sku",
+                config={{"skus": ["BEANS"], "points_per_item": 10}}, max_per_member=10**9)
+    ids = [member_enrol_customer(program=program, external_id=f"bench-{{i}}").pk
+           for i in range({members})]
+    _, key = api_key_create(merchant=merchant, name="bench")
+    order_record(program=program, order_id="warm-up", amount=Decimal("{amount}"),
+                 currency="EUR", items=ITEMS, customer=Customer(member=str(ids[0])), actor="b")
+    with CaptureQueriesContext(connection) as service:
+        result = order_record(program=program, order_id="count-1", amount=Decimal("{amount}"),
+                              currency="EUR", items=ITEMS, customer=Customer(member=str(ids[0])),
+                              actor="b")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {{key}}")
+    body = {{"order_id": "count-2", "member": str(ids[0]), "amount": "{amount}",
+            "currency": "EUR", "items": ITEMS}}
+    with CaptureQueriesContext(connection) as whole:
+        response = client.post(f"/api/v1/programs/{{program.pk}}/orders/", data=json.dumps(body),
+                               content_type="application/json")
+    assert response.status_code == 201, response.content
+    print(json.dumps({{"program": program.pk, "key": key, "members": ids,
+                      "points": result.order.points_earned, "service_queries": len(service),
+                      "request_queries": len(whole)}}))
+"""
+ITEMS = [
+    {"sku": "LATTE", "category": "coffee", "quantity": 2, "price": "4.25"},
+    {"sku": "BEANS", "category": "beans", "quantity": 1, "price": "22.00"},
+]
+AMOUNT = "30.50"
+
+
+def _setup(members: int) -> dict:
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c",
+         SETUP.format(items=repr(ITEMS), members=members, amount=AMOUNT)],
+        cwd=ROOT, env=_env(), check=True, capture_output=True, text=True,
+    ).stdout.strip().splitlines()[-1]
+    return json.loads(out)
+
+
+def _serve(workers: int, worker_class: str, threads: int) -> subprocess.Popen:
+    import requests
+
+    server = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "loyaltysite.wsgi",
+         "--workers", str(workers), "--worker-class", worker_class, "--threads", str(threads),
+         "--bind", f"127.0.0.1:{PORT}", "--log-level", "warning", "--keep-alive", "30",
+         "--backlog", "256"],
+        cwd=ROOT, env=_env(), start_new_session=True, stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{PORT}/healthz", timeout=5).ok:
+                return server
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    _stop(server)
+    raise RuntimeError("gunicorn did not come up")
+
+
+def _stop(server: subprocess.Popen) -> None:
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+class Client(threading.Thread):
+    """Posts orders in a loop on one keep-alive connection (reconnecting if the server closes
+    it) for its own members, until told to stop."""
+
+    def __init__(self, number: int, path: str, key: str, members: list[int],
+                 start: threading.Barrier, stop: threading.Event) -> None:
+        super().__init__(daemon=True)
+        self.number, self.path, self.members = number, path, members
+        self.headers = {"Authorization": f"Api-Key {key}", "Content-Type": "application/json"}
+        self.start_barrier, self.stop = start, stop
+        self.latencies: list[float] = []
+        self.error: Exception | None = None
+        self.sequence = 0
+
+    def run(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+        try:
+            self.start_barrier.wait()
+            while not self.stop.is_set():
+                self.sequence += 1
+                member = self.members[self.sequence % len(self.members)]
+                body = json.dumps({
+                    "order_id": f"c{self.number}-{time.monotonic_ns()}-{self.sequence}",
+                    "member": str(member), "amount": AMOUNT, "currency": "EUR", "items": ITEMS,
+                })
+                started = time.perf_counter()
+                try:
+                    conn.request("POST", self.path, body=body, headers=self.headers)
+                    response = conn.getresponse()
+                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                    conn.close()  # a sync worker closes after each response: reconnect
+                    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+                    conn.request("POST", self.path, body=body, headers=self.headers)
+                    response = conn.getresponse()
+                payload = response.read()
+                if response.status != 201:
+                    raise RuntimeError(f"order: {response.status} {payload[:300]!r}")
+                if response.getheader("Connection", "").lower() == "close":
+                    conn.close()
+                    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+                self.latencies.append(time.perf_counter() - started)
+        except Exception as error:  # reported by the main thread
+            self.error = error
+        finally:
+            conn.close()
+
+
+def _orders_per_second(path: str, key: str, members: list[int], clients: int,
+                       seconds: float) -> tuple[float, list[float]]:
+    stop = threading.Event()
+    barrier = threading.Barrier(clients + 1)
+    share = len(members) // clients
+    workers = [
+        Client(i, path, key, members[i * share:(i + 1) * share], barrier, stop)
+        for i in range(clients)
+    ]
+    for worker in workers:
+        worker.start()
+    barrier.wait()
+    started = time.perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    for worker in workers:
+        worker.join(timeout=60)
+    elapsed = time.perf_counter() - started
+    for worker in workers:
+        if worker.error is not None:
+            raise worker.error
+    latencies = sorted(lat for worker in workers for lat in worker.latencies)
+    return len(latencies) / elapsed, latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5, help="per measurement")
+    parser.add_argument("--clients", default="1,4,8")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--worker-class", default="gthread")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    counts = [int(c) for c in args.clients.split(",")]
+
+    _recreate_database()
+    setup = _setup(max(counts) * MEMBERS_PER_CLIENT)
+    server = _serve(args.workers, args.worker_class, args.threads)
+    path = f"/api/v1/programs/{setup['program']}/orders/"
+    rows = []
+    try:
+        _orders_per_second(path, setup["key"], setup["members"], max(counts), 2)  # warm-up
+        for clients in counts:
+            rate, latencies = _orders_per_second(path, setup["key"], setup["members"], clients,
+                                                 args.seconds)
+            rows.append((clients, rate, latencies))
+    finally:
+        _stop(server)
+
+    print(f"orders over HTTP: gunicorn {args.workers} x {args.worker_class}"
+          f" ({args.threads} threads), 3 active rules, {args.seconds:.0f}s per measurement,"
+          f" {setup['points']} points per order")
+    print(f"SQL statements per order: {setup['service_queries']} in the order service, "
+          f"{setup['request_queries']} for the whole request (auth, program, idempotency key)")
+    print(f"{'clients':>7} {'orders/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'pgbench tps':>11} "
+          f"{'ratio':>6}")
+    for clients, rate, latencies in rows:
+        tps = pgbench_tps(clients, args.seconds)
+        p50 = statistics.median(latencies) * 1000
+        p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000
+        mark = ""
+        if clients == 4:
+            mark = "  OK" if rate / tps >= TARGET else f"  BELOW TARGET ({TARGET}x)"
+        print(f"{clients:>7} {rate:>9.1f} {p50:>7.1f} {p99:>7.1f} {tps:>11.1f} "
+              f"{rate / tps:>5.2f}x{mark}")
+
+
+if __name__ == "__main__":
+    main()
