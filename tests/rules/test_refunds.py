@@ -172,3 +172,25 @@ def test_a_refund_gives_back_points_that_paid_part_of_the_order(program, member,
     assert calls[0]["order_id"] == "A"
     assert calls[0]["refund_amount"] == Decimal("15.00")
     assert calls[0]["order_amount"] == Decimal("30.00")
+
+
+def test_refunding_an_order_paid_partly_with_points_gives_those_points_back_in_proportion(
+    program, member, order, clock
+):
+    from rewards import services as rewards
+
+    ledger.points_credit(member=member, points=2000, actor="t", clock=clock)
+    redemption = rewards.redemption_reserve(
+        member=member, points=1000, order_amount=Decimal("40.00"), order_id="A", actor="t",
+        clock=clock,
+    )
+    rewards.redemption_confirm(redemption=redemption, actor="t", clock=clock)
+    order("30.00", order_id="A", points_discount=Decimal("10.00"))  # 10.00 paid with points
+
+    half = refund(program, "A", clock, "15.00")
+    rest = refund(program, "A", clock, "15.00")
+
+    assert (half.refund.points_returned, rest.refund.points_returned) == (500, 500)
+    assert (half.refund.points_reversed, rest.refund.points_reversed) == (15, 15)
+    assert fresh(member).balance == 2000
+    assert member_ledger_discrepancies(member_id=member.pk) == []
