@@ -73,7 +73,7 @@ def _decimal(value: Any, field: str, *, above: Decimal, at_most: Decimal) -> str
         raise _fail(field, "at most 4 decimal places.")
     if number <= above or number > at_most:
         raise _fail(field, f"must be greater than {above} and at most {at_most}.")
-    return str(number.normalize() if number == number.to_integral() else number)
+    return format(number.normalize(), "f")  # "10", not "1E+1"; "2.50" -> "2.5"
 
 
 def _int(value: Any, field: str, *, minimum: int = 1, maximum: int = MAX_FIXED_POINTS) -> int:

@@ -179,3 +179,10 @@ def test_enrolling_through_the_api_gives_the_welcome_points(api, program, make_r
 
     assert response.status_code == 201, response.content
     assert response.json()["balance"] == 100
+
+
+def test_numbers_in_a_config_are_stored_as_plain_decimal_strings(api, program):
+    response = post(api, url(program), {"name": "x", "kind": "order",
+                                        "config": {"multiplier": 10, "min_amount": "20.50"}})
+
+    assert response.json()["config"] == {"multiplier": "10", "min_amount": "20.5"}
