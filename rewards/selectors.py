@@ -71,9 +71,15 @@ def redemption_get(*, program: Program, redemption_id: int | str) -> Redemption:
     try:
         if pk is None:
             raise Redemption.DoesNotExist
-        return redemption_list(program=program).get(pk=pk)
+        redemption = (
+            Redemption.objects.filter(program=program)
+            .select_related("member__customer", "reward", "voucher")
+            .get(pk=pk)
+        )
     except Redemption.DoesNotExist:
         raise RedemptionNotFound(field="redemption") from None
+    redemption.program = program  # the one in hand: no join for it
+    return redemption
 
 
 def voucher_list(*, program: Program) -> QuerySet[Voucher]:
