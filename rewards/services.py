@@ -316,7 +316,11 @@ def redemption_reserve(
     order_id: str = "",
     clock: Clock = system_clock,
 ) -> Redemption:
-    """Hold the points for a reward or an order discount, until the program's TTL passes."""
+    """Hold the points for a reward or an order discount, until the program's TTL passes.
+
+    The member is read afresh under its lock; ``reward`` is taken as the caller read it (its
+    stock is decided by the guarded update, not by that copy).
+    """
     now = clock.now()
     member = lock_member(member.pk)
     plan = redemption_check(
