@@ -7,15 +7,16 @@ figure and ``pgbench_tps`` at the same client count in the same run, and print t
     from _reference import pgbench_tps, print_table      # with bench/ on sys.path
     from bench._reference import pgbench_tps, print_table  # with the project root on it
 
-``pgbench_tps(clients, seconds)`` initialises (once per process, in a dedicated database
-``pgbench_ref`` on the same server, scale ``max(SCALE, clients)`` so clients never queue on one
-branch row) and runs the built-in TPC-B script ``pgbench -c N -j N -T S`` (simple protocol,
+``pgbench_tps(clients, seconds)`` initialises (when missing or too small, in a dedicated
+database ``pgbench_ref`` on the same server, scale ``max(SCALE, clients)`` so clients never queue
+on one branch row) and runs the built-in TPC-B script ``pgbench -c N -j N -T S`` (simple protocol,
 as the application's own client sends its queries). The server is ``BENCH_PG`` if set, else
 the server part of ``DATABASE_URL``, else ``postgres://postgres@127.0.0.1:5432``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -50,7 +51,9 @@ def create_database(name: str, *, drop: bool = False) -> None:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            # another benchmark may create it meanwhile
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+                conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def _pg_args() -> tuple[list[str], dict[str, str]]:
@@ -64,25 +67,46 @@ def _pg_args() -> tuple[list[str], dict[str, str]]:
 
 
 def _initialise(scale: int) -> None:
+    """Make sure ``pgbench_ref`` holds TPC-B tables of at least ``scale``.
+
+    Several benchmarks may share the database (even at once): it is initialised only when
+    missing or too small, under an advisory lock, and never dropped.
+    """
     global _initialised_scale
     if _initialised_scale >= scale:
         return
-    create_database(DB_NAME, drop=True)
-    args, env = _pg_args()
-    subprocess.run(["pgbench", *args, "-i", "-q", "-s", str(scale), DB_NAME],
-                   check=True, capture_output=True, env=env)
-    _initialised_scale = scale
+    import psycopg
+
+    create_database(DB_NAME)
+    with psycopg.connect(database_url(DB_NAME), autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext('bench._reference'))")
+        try:
+            has_tables = conn.execute("SELECT to_regclass('pgbench_branches')").fetchone()[0]
+            have = 0
+            if has_tables:
+                have = conn.execute("SELECT count(*) FROM pgbench_branches").fetchone()[0]
+            if have < scale:
+                args, env = _pg_args()
+                subprocess.run(["pgbench", *args, "-i", "-q", "-s", str(scale), DB_NAME],
+                               check=True, capture_output=True, env=env)
+                have = scale
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext('bench._reference'))")
+    _initialised_scale = have
 
 
 def pgbench_tps(clients: int, seconds: float) -> float:
     """TPC-B transactions per second at ``clients`` concurrent clients, over ``seconds``."""
     _initialise(max(SCALE, clients))
     args, env = _pg_args()
-    out = subprocess.run(
+    run = subprocess.run(
         ["pgbench", *args, "-c", str(clients), "-j", str(clients),
          "-T", str(max(1, round(seconds))), DB_NAME],
-        check=True, capture_output=True, text=True, env=env,
-    ).stdout
+        capture_output=True, text=True, env=env,
+    )
+    if run.returncode != 0:
+        raise RuntimeError(f"pgbench failed ({run.returncode}):\n{run.stderr}{run.stdout}")
+    out = run.stdout
     match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out)
     match = match or re.search(r"tps = ([\d.]+)", out)
     if match is None:
