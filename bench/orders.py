@@ -10,8 +10,15 @@ and two line items. Each figure is compared with pgbench's TPC-B transaction at 
 count, measured in the same run (``bench/_reference.py``). Target (issue 3): at least 0.25x at
 4 clients. It also prints the SQL statements one order costs (service and whole request).
 
-    .venv/bin/python bench/orders.py [--seconds 5] [--clients 1,4,8] [--workers 4]
-                                     [--worker-class gthread] [--threads 2]
+    .venv/bin/python bench/orders.py [--seconds 5] [--clients 1,4,8] [--workers 3]
+                                     [--worker-class sync] [--threads 1]
+
+Tuning: the work is CPU-bound (about 15 ms of Python per order, mostly the ORM compiling and
+DRF), and PostgreSQL shares the same cores, so one sync worker per core plus one did best on
+the 2-core machine it was written on (gthread with 2 or 4 workers was no better); sync workers
+close the connection after each response and the clients reconnect. The "app cpu" and "pg cpu"
+columns are the CPU time the gunicorn processes and the PostgreSQL backends spent per order,
+read from /proc, which stay meaningful when other work shares the machine.
 
 Environment: ``BENCH_PG`` (default ``postgres://postgres@127.0.0.1:5432``) names the server,
 ``BENCH_PORT`` (default 8766) the port gunicorn listens on.
@@ -111,9 +118,14 @@ with scopes_disabled():
         response = client.post(f"/api/v1/programs/{{program.pk}}/orders/", data=json.dumps(body),
                                content_type="application/json")
     assert response.status_code == 201, response.content
+    def round_trips(queries):
+        control = sum(q["sql"].split()[0] in ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")
+                      for q in queries.captured_queries)
+        return [len(queries), len(queries) - control]
+
     print(json.dumps({{"program": program.pk, "key": key, "members": ids,
-                      "points": result.order.points_earned, "service_queries": len(service),
-                      "request_queries": len(whole)}}))
+                      "points": result.order.points_earned, "service": round_trips(service),
+                      "request": round_trips(whole)}}))
 """
 ITEMS = [
     {"sku": "LATTE", "category": "coffee", "quantity": 2, "price": "4.25"},
@@ -209,6 +221,36 @@ class Client(threading.Thread):
             conn.close()
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes (Linux ``/proc``)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def _server_pids(master: int) -> tuple[list[int], list[int]]:
+    """The gunicorn master and workers; the PostgreSQL backends serving the bench database."""
+    import psycopg
+
+    workers = [master]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master:
+                workers.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        backends = [row[0] for row in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", [DB_NAME])]
+    return workers, backends
+
+
 def _orders_per_second(path: str, key: str, members: list[int], clients: int,
                        seconds: float) -> tuple[float, list[float]]:
     stop = threading.Event()
@@ -238,9 +280,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5, help="per measurement")
     parser.add_argument("--clients", default="1,4,8")
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--worker-class", default="gthread")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--worker-class", default="sync")
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     counts = [int(c) for c in args.clients.split(",")]
 
@@ -251,29 +293,37 @@ def main() -> None:
     rows = []
     try:
         _orders_per_second(path, setup["key"], setup["members"], max(counts), 2)  # warm-up
+        app_pids, pg_pids = _server_pids(server.pid)
         for clients in counts:
+            cpu_before = _cpu_seconds(app_pids), _cpu_seconds(pg_pids)
             rate, latencies = _orders_per_second(path, setup["key"], setup["members"], clients,
                                                  args.seconds)
-            rows.append((clients, rate, latencies))
+            orders = len(latencies)
+            cpu = [(after - before) * 1000 / orders for before, after in
+                   zip(cpu_before, (_cpu_seconds(app_pids), _cpu_seconds(pg_pids)), strict=True)]
+            rows.append((clients, rate, latencies, cpu))
     finally:
         _stop(server)
 
     print(f"orders over HTTP: gunicorn {args.workers} x {args.worker_class}"
           f" ({args.threads} threads), 3 active rules, {args.seconds:.0f}s per measurement,"
           f" {setup['points']} points per order")
-    print(f"SQL statements per order: {setup['service_queries']} in the order service, "
-          f"{setup['request_queries']} for the whole request (auth, program, idempotency key)")
-    print(f"{'clients':>7} {'orders/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'pgbench tps':>11} "
-          f"{'ratio':>6}")
-    for clients, rate, latencies in rows:
+    (service, service_sql), (request, request_sql) = setup["service"], setup["request"]
+    print(f"SQL round trips per order: {service} in the order service ({service_sql} "
+          f"statements, the rest transaction control); {request} for the whole request "
+          f"({request_sql} statements; auth, program and idempotency key included)")
+    print(f"{'clients':>7} {'orders/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'app cpu':>8} "
+          f"{'pg cpu':>7} {'pgbench tps':>11} {'ratio':>6}   (cpu: ms per order)")
+    for clients, rate, latencies, (app_cpu, pg_cpu) in rows:
         tps = pgbench_tps(clients, args.seconds)
         p50 = statistics.median(latencies) * 1000
         p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000
         mark = ""
         if clients == 4:
             mark = "  OK" if rate / tps >= TARGET else f"  BELOW TARGET ({TARGET}x)"
-        print(f"{clients:>7} {rate:>9.1f} {p50:>7.1f} {p99:>7.1f} {tps:>11.1f} "
-              f"{rate / tps:>5.2f}x{mark}")
+        print(f"{clients:>7} {rate:>9.1f} {p50:>7.1f} {p99:>7.1f} {app_cpu:>8.1f} "
+              f"{pg_cpu:>7.1f} {tps:>11.1f} {rate / tps:>5.2f}x{mark}")
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":
