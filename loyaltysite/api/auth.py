@@ -40,13 +40,25 @@ class MerchantApiKeyAuthentication(authentication.BaseAuthentication):
         scheme, _, key = header.partition(" ")
         if scheme != self.keyword or not key.strip():
             raise AuthenticationFailed("Use 'Authorization: Api-Key <key>'.")
-        try:
-            api_key = MerchantAPIKey.objects.with_scopes_disabled().get_from_key(key.strip())
-        except MerchantAPIKey.DoesNotExist:
-            raise AuthenticationFailed("Unknown, revoked or expired API key.") from None
+        api_key = self._lookup(key.strip())
+        if api_key is None:
+            raise AuthenticationFailed("Unknown, revoked or expired API key.")
         if not api_key.merchant.is_active:
             raise AuthenticationFailed("The merchant is not active.")
         return ApiKeyPrincipal(api_key), api_key
+
+    @staticmethod
+    def _lookup(key: str) -> MerchantAPIKey | None:
+        """The usable key for ``key``, with its merchant, in one query (hash checked here)."""
+        prefix, _, _ = key.partition(".")
+        api_key = (
+            MerchantAPIKey._base_manager.select_related("merchant")
+            .filter(prefix=prefix, revoked=False)
+            .first()
+        )
+        if api_key is None or api_key.has_expired or not api_key.is_valid(key):
+            return None
+        return api_key
 
     def authenticate_header(self, request: Request) -> str:
         return self.keyword

@@ -192,3 +192,22 @@ def test_healthz_checks_the_database(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok"}
+
+
+def test_expired_key_is_refused(api, merchant, clock):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from members.models import MerchantAPIKey
+
+    MerchantAPIKey.objects.filter(merchant=merchant).update(
+        expiry_date=timezone.now() - timedelta(minutes=1)
+    )
+    assert_problem(api.get("/api/v1/programs/"), 401, "AUTHENTICATION_FAILED")
+
+
+def test_inactive_merchant_key_is_refused(api, merchant):
+    merchant.is_active = False
+    merchant.save()
+    assert_problem(api.get("/api/v1/programs/"), 401, "AUTHENTICATION_FAILED")
