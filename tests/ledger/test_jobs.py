@@ -193,6 +193,8 @@ def test_run_jobs_runs_only_the_named_jobs(program, clock):
 
     with pytest.raises(CommandError, match="Unknown job"):
         call_command("run_jobs", "--job", "no-such-job", stdout=StringIO())
+    with pytest.raises(CommandError, match="batch-size"):
+        call_command("run_jobs", "--batch-size", "0", stdout=StringIO())
 
 
 def test_a_failing_job_does_not_stop_the_others_but_fails_the_run(

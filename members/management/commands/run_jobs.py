@@ -54,7 +54,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, loop=False, interval=60.0, jobs=None, batch_size=None, **options):
-        batch_size = batch_size or settings.LOYALTY["JOB_BATCH_SIZE"]
+        if batch_size is None:
+            batch_size = settings.LOYALTY["JOB_BATCH_SIZE"]
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         selected = discover_jobs()
