@@ -312,7 +312,7 @@ def read_benchmark(total: int, repetitions: int = 2000) -> bool:
         p95 = statistics.quantiles(samples, n=20)[-1]
         ok &= median < READ_TARGET_MS
         mine = Entry._base_manager.filter(member_id=member_id).count()
-        index = next((name for name in ("ledger_entry_member_recent", "ledger_entry_pkey")
+        index = next((name for name in ("ledger_entry_member_newest", "ledger_entry_pkey")
                       if name in plan), "?")
         print(f"\n{role} member ({mine:,} entries), {len(samples)} reads: median {median:.3f} ms"
               f" | p95 {p95:.3f} ms"

@@ -98,7 +98,12 @@ class Entry(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["member", "-id"], name="ledger_entry_member_recent"),
+            # Newest first by time, then id. Ordering on created_at (which the primary key
+            # cannot provide) keeps the planner on this index even for a member whose entries
+            # are all old, where an id-ordered scan of the primary key would walk the table.
+            models.Index(
+                fields=["member", "-created_at", "-id"], name="ledger_entry_member_newest"
+            ),
             models.Index(fields=["merchant", "program", "reference"], name="ledger_entry_ref"),
         ]
 

@@ -11,8 +11,10 @@ from .models import Entry, Hold, Lot
 
 
 def entry_list_for_member(*, member: Member) -> QuerySet[Entry]:
-    """A member's entries, newest first (served by the ``(member, -id)`` index)."""
-    return Entry.objects.filter(member_id=member.pk, merchant_id=member.merchant_id).order_by("-id")
+    """A member's entries, newest first (served by the ``(member, -created_at, -id)`` index)."""
+    return Entry.objects.filter(member_id=member.pk, merchant_id=member.merchant_id).order_by(
+        "-created_at", "-id"
+    )
 
 
 def lot_list_open(*, member: Member) -> QuerySet[Lot]:

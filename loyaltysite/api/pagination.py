@@ -12,7 +12,7 @@ class PagePagination(PageNumberPagination):
 class NewestFirstPagination(CursorPagination):
     """Stable under inserts: a new entry never shifts the page a client is reading."""
 
-    ordering = "-id"
+    ordering = ("-created_at", "-id")
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
