@@ -22,6 +22,7 @@ from loyaltysite.clock import Clock, system_clock
 from loyaltysite.errors import InsufficientPoints, MemberInactive, ValidationFailed
 from members.models import Member, Program
 
+from . import _pg
 from .locking import lock_member
 from .models import Entry, Hold, Lot
 
@@ -178,7 +179,6 @@ def _actor(actor: Actor | str) -> str:
     return str(actor)
 
 
-@transaction.atomic
 def points_credit(
     *,
     member: Member,
@@ -202,6 +202,39 @@ def points_credit(
     """
     _check_points(points)
     now = clock.now()
+    if _pg.available():
+        entry = _pg.credit(
+            member_id=member.pk, points=points, now=now, actor=_actor(actor), reason=reason,
+            reference=reference, pending_days=pending_days, expires_at=expires_at,
+            rule_id=rule_id, metadata=metadata, require_active=require_active,
+            lifetime=lifetime,
+        )
+        if entry is not None:
+            return entry
+    with transaction.atomic():
+        return _credit_orm(
+            member=member, points=points, now=now, actor=actor, reason=reason,
+            reference=reference, pending_days=pending_days, expires_at=expires_at,
+            rule_id=rule_id, metadata=metadata, require_active=require_active,
+            lifetime=lifetime,
+        )
+
+
+def _credit_orm(
+    *,
+    member: Member,
+    points: int,
+    now: datetime,
+    actor: Actor | str,
+    reason: str,
+    reference: str,
+    pending_days: int | None,
+    expires_at: datetime | None | bool,
+    rule_id: int | None,
+    metadata: dict[str, Any] | None,
+    require_active: bool,
+    lifetime: bool,
+) -> Entry:
     member = lock_member(member.pk)
     if require_active:
         _require_active(member)
@@ -239,7 +272,6 @@ def points_credit(
     return entry
 
 
-@transaction.atomic
 def points_debit(
     *,
     member: Member,
@@ -254,6 +286,31 @@ def points_debit(
     """Spend spendable points directly (no hold). More than the balance is rejected."""
     _check_points(points)
     now = clock.now()
+    if _pg.available():
+        entry = _pg.debit(
+            member_id=member.pk, points=points, now=now, actor=_actor(actor), reason=reason,
+            reference=reference, kind=kind, metadata=metadata,
+        )
+        if entry is not None:
+            return entry
+    with transaction.atomic():
+        return _debit_orm(
+            member=member, points=points, now=now, actor=actor, reason=reason,
+            reference=reference, kind=kind, metadata=metadata,
+        )
+
+
+def _debit_orm(
+    *,
+    member: Member,
+    points: int,
+    now: datetime,
+    actor: Actor | str,
+    reason: str,
+    reference: str,
+    kind: str,
+    metadata: dict[str, Any] | None,
+) -> Entry:
     member = lock_member(member.pk)
     _require_active(member)
     if points > member.balance:
