@@ -19,7 +19,13 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 
 from loyaltysite.clock import Clock, system_clock
-from loyaltysite.errors import InsufficientPoints, MemberInactive, ValidationFailed
+from loyaltysite.errors import (
+    InsufficientPoints,
+    MemberInactive,
+    RedemptionExpired,
+    Unprocessable,
+    ValidationFailed,
+)
 from members.models import Member, Program
 
 from . import _pg
@@ -427,8 +433,6 @@ def hold_confirm(
     clock: Clock = system_clock,
 ) -> Hold:
     """Turn a hold into a spend. Idempotent; a released or expired hold raises."""
-    from loyaltysite.errors import RedemptionExpired, Unprocessable
-
     now = clock.now()
     member, hold = _lock_hold(hold)
     if hold.status == Hold.Status.CONFIRMED:
@@ -456,8 +460,6 @@ def hold_release(
     clock: Clock = system_clock,
 ) -> Hold:
     """Give held points back, to the lots they came from. Idempotent on a settled hold."""
-    from loyaltysite.errors import Unprocessable
-
     now = clock.now()
     member, hold = _lock_hold(hold)
     if hold.status in (Hold.Status.RELEASED, Hold.Status.EXPIRED):
