@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 from collections import Counter
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from ledger import services
@@ -22,40 +19,12 @@ from ledger.models import Entry
 from ledger.selectors import member_ledger_discrepancies
 from loyaltysite.errors import InsufficientPoints
 from members.models import Member
+from tests.concurrency import in_threads
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
 
 THREADS = 16
 OPS_PER_THREAD = 30
-
-T = TypeVar("T")
-
-
-def in_threads(count: int, work: Callable[[int], T]) -> list[T]:
-    """Run ``work(i)`` in ``count`` threads released together; re-raise the first failure."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-    errors: list[BaseException] = []
-
-    def target(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[i] = work(i)
-        except BaseException as error:  # surfaced in the main thread below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a thread is stuck (deadlock?)"
-    if errors:
-        raise errors[0]
-    return results
-
 
 def _mixed_writes(member: Member, seed: int) -> Counter:
     """Random credits, debits, reserves (then confirm or release) and signed adjusts.

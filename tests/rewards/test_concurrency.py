@@ -13,8 +13,8 @@ from loyaltysite.errors import InsufficientPoints, RewardUnavailable
 from members.models import Member
 from rewards import services
 from rewards.models import Redemption, Reward
+from tests.concurrency import in_threads
 from tests.factories import MemberFactory
-from tests.ledger.test_concurrency import in_threads
 
 from .conftest import fund
 from .factories import RewardFactory

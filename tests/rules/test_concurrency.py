@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, TypeVar
 
 import pytest
-from django.db import connection
-from django_scopes import scopes_disabled
 from rest_framework.test import APIClient
 
 from ledger.models import Entry
@@ -19,38 +14,9 @@ from members.models import Member
 from rules import services
 from rules.models import Award, EarningRule, Order
 from rules.services import Customer
+from tests.concurrency import in_threads
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
-
-T = TypeVar("T")
-
-
-def in_threads(count: int, work: Callable[[int], T]) -> list[T]:
-    """Run ``work(i)`` in ``count`` threads released together; re-raise the first failure."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-    errors: list[BaseException] = []
-
-    def target(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            with scopes_disabled():  # as the test's own thread is (services run in any scope)
-                results[i] = work(i)
-        except BaseException as error:  # surfaced in the main thread below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a thread is stuck (deadlock?)"
-    if errors:
-        raise errors[0]
-    return results
-
 
 def client_for(api) -> APIClient:
     client = APIClient()
