@@ -30,7 +30,6 @@ import argparse
 import http.client
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -42,39 +41,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _reference import pgbench_tps  # noqa: E402
+from _http import app_env, recreate_app_database, serve, stop  # noqa: E402
+from _reference import database_url, pgbench_tps  # noqa: E402
 
 DB_NAME = "loyalty_bench_orders"
-SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+
 PORT = int(os.environ.get("BENCH_PORT", "8766"))
 MEMBERS_PER_CLIENT = 25
 TARGET = 0.25
-
-
-def _env() -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": f"{SERVER}/{DB_NAME}",
-        "DEBUG": "False",
-        "SECRET_KEY": "bench-only-secret-key-not-for-production-use-0123456789",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-        "SECURE_SSL_REDIRECT": "False",
-        "CONN_MAX_AGE": "600",
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "loyaltysite.settings",
-    }
-
-
-def _recreate_database() -> None:
-    import psycopg
-
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT, env=_env(), check=True,
-    )
 
 
 # Creates the program, its 3 rules and the members, then measures one order's SQL statements
@@ -138,40 +112,9 @@ def _setup(members: int) -> dict:
     out = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c",
          SETUP.format(items=repr(ITEMS), members=members, amount=AMOUNT)],
-        cwd=ROOT, env=_env(), check=True, capture_output=True, text=True,
+        cwd=ROOT, env=app_env(DB_NAME), check=True, capture_output=True, text=True,
     ).stdout.strip().splitlines()[-1]
     return json.loads(out)
-
-
-def _serve(workers: int, worker_class: str, threads: int) -> subprocess.Popen:
-    import requests
-
-    server = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "loyaltysite.wsgi",
-         "--workers", str(workers), "--worker-class", worker_class, "--threads", str(threads),
-         "--bind", f"127.0.0.1:{PORT}", "--log-level", "warning", "--keep-alive", "30",
-         "--backlog", "256"],
-        cwd=ROOT, env=_env(), start_new_session=True, stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{PORT}/healthz", timeout=5).ok:
-                return server
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    _stop(server)
-    raise RuntimeError("gunicorn did not come up")
-
-
-def _stop(server: subprocess.Popen) -> None:
-    os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
 
 
 class Client(threading.Thread):
@@ -245,7 +188,7 @@ def _server_pids(master: int) -> tuple[list[int], list[int]]:
                 workers.append(int(stat.parent.name))
         except (OSError, ValueError, IndexError):
             continue
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+    with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
         backends = [row[0] for row in conn.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = %s", [DB_NAME])]
     return workers, backends
@@ -286,9 +229,11 @@ def main() -> None:
     args = parser.parse_args()
     counts = [int(c) for c in args.clients.split(",")]
 
-    _recreate_database()
+    recreate_app_database(DB_NAME)
     setup = _setup(max(counts) * MEMBERS_PER_CLIENT)
-    server = _serve(args.workers, args.worker_class, args.threads)
+    server = serve(DB_NAME, PORT, "--workers", str(args.workers), "--worker-class",
+                   args.worker_class, "--threads", str(args.threads), "--keep-alive", "30",
+                   "--backlog", "256")
     path = f"/api/v1/programs/{setup['program']}/orders/"
     rows = []
     try:
@@ -303,7 +248,7 @@ def main() -> None:
                    zip(cpu_before, (_cpu_seconds(app_pids), _cpu_seconds(pg_pids)), strict=True)]
             rows.append((clients, rate, latencies, cpu))
     finally:
-        _stop(server)
+        stop(server)
 
     print(f"orders over HTTP: gunicorn {args.workers} x {args.worker_class}"
           f" ({args.threads} threads), 3 active rules, {args.seconds:.0f}s per measurement,"

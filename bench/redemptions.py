@@ -19,7 +19,6 @@ import argparse
 import http.client
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -27,38 +26,15 @@ import threading
 import time
 from pathlib import Path
 
-import requests
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _reference import create_database, database_url, pgbench_tps  # noqa: E402
+from _http import app_env, recreate_app_database, serve, stop  # noqa: E402
+from _reference import pgbench_tps  # noqa: E402
 
 DB_NAME = "loyalty_bench_redemptions"
 PORT = int(os.environ.get("BENCH_PORT", "8765"))
-
-
-def _env() -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": database_url(DB_NAME),
-        "DEBUG": "False",
-        "SECRET_KEY": "bench-only-secret-key-not-for-production-use-0123456789",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "False",
-        "CONN_MAX_AGE": "600",
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "loyaltysite.settings",
-    }
-
-
-def _recreate_database() -> None:
-    create_database(DB_NAME, drop=True)
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT, env=_env(), check=True,
-    )
 
 
 SETUP = """
@@ -86,41 +62,10 @@ with scopes_disabled():
 def _setup(clients: int) -> tuple[int, int, str, list[int]]:
     out = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", SETUP.format(clients=clients)],
-        cwd=ROOT, env=_env(), check=True, capture_output=True, text=True,
+        cwd=ROOT, env=app_env(DB_NAME), check=True, capture_output=True, text=True,
     ).stdout.strip().splitlines()[-1]
     program, reward, key, ids = out.split()
     return int(program), int(reward), key, [int(i) for i in ids.split(",")]
-
-
-def _serve(workers: int, threads: int) -> subprocess.Popen:
-    # Sync workers (threads == 1) close the connection after each answer; gthread workers
-    # keep it alive between a client's requests.
-    worker = ["--worker-class", "gthread", "--threads", str(threads), "--keep-alive", "30"]
-    server = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "gunicorn"), "loyaltysite.wsgi",
-         "--workers", str(workers), *(worker if threads > 1 else []),
-         "--bind", f"127.0.0.1:{PORT}", "--log-level", "warning", "--graceful-timeout", "5"],
-        cwd=ROOT, env=_env(), start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{PORT}/healthz", timeout=10).ok:
-                return server
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    _stop(server)
-    raise RuntimeError("gunicorn did not come up")
-
-
-def _stop(server: subprocess.Popen) -> None:
-    os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
 
 
 def _client(base: str, key: str, member: int, reward: int, stop: threading.Event,
@@ -211,16 +156,20 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="Threads per gunicorn worker.")
     args = parser.parse_args()
 
-    _recreate_database()
+    recreate_app_database(DB_NAME)
     program, reward, key, members = _setup(args.clients)
-    server = _serve(args.workers, args.threads)
+    # Sync workers (threads == 1) close the connection after each answer; gthread workers
+    # keep it alive between a client's requests.
+    gthread = ["--worker-class", "gthread", "--threads", str(args.threads), "--keep-alive", "30"]
+    server = serve(DB_NAME, PORT, "--workers", str(args.workers),
+                   *(gthread if args.threads > 1 else []), "--graceful-timeout", "5")
     try:
         base = f"/api/v1/programs/{program}"
         _pairs(base, key, members, reward, 2)  # warm-up: connections, caches
         pairs_per_second, latencies = _pairs(base, key, members, reward, args.seconds)
         floor = _floor(args.clients, min(args.seconds, 5))
     finally:
-        _stop(server)
+        stop(server)
     tps = pgbench_tps(args.clients, args.seconds)
 
     latencies.sort()
