@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 
 from loyaltysite.clock import Clock, system_clock
 from loyaltysite.errors import IdempotencyConflict, IdempotencyInProgress, LoyaltyError
@@ -39,6 +39,67 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+class _Refused(Exception):
+    """Carries a business rejection out of the attempt's transaction, so it rolls back."""
+
+    def __init__(self, error: LoyaltyError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+_CLAIM_SQL = (
+    "INSERT INTO {table} (merchant_id, program_id, key, fingerprint, status_code,"
+    " response_body, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (merchant_id, key) DO NOTHING RETURNING id"
+)
+
+
+def _claim(*, merchant_id: int, program_id: int | None, key: str, request_fingerprint: str,
+           now, status: int | None = None, body: Any = None) -> IdempotencyKey | None:
+    """Insert the key row; ``None`` when the key is taken already.
+
+    ``ON CONFLICT DO NOTHING`` instead of catching ``IntegrityError`` in a savepoint: one round
+    trip instead of three. A concurrent request holding the same key uncommitted makes this
+    wait (the unique index does it) until that one commits (conflict) or rolls back (inserted).
+    """
+    table = IdempotencyKey._meta.db_table
+    response = (
+        None if body is None
+        else IdempotencyKey._meta.get_field("response_body").get_db_prep_save(body, connection)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM_SQL.format(table=connection.ops.quote_name(table)),
+            [merchant_id, program_id, key, request_fingerprint, status, response, now],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    record = IdempotencyKey(
+        id=row[0], merchant_id=merchant_id, program_id=program_id, key=key,
+        fingerprint=request_fingerprint, status_code=status, response_body=body, created_at=now,
+    )
+    record._state.adding = False
+    record._state.db = connection.alias
+    return record
+
+
+def _replay(*, merchant_id: int, key: str, request_fingerprint: str) -> Outcome:
+    """The outcome stored under a key another request claimed first."""
+    record = (
+        IdempotencyKey._base_manager.select_for_update()
+        .filter(merchant_id=merchant_id, key=key)
+        .first()
+    )
+    if record is None:  # the first request rolled back (it was malformed)
+        raise IdempotencyInProgress()
+    if record.fingerprint != request_fingerprint:
+        raise IdempotencyConflict(field="Idempotency-Key")
+    if record.status_code is None:
+        raise IdempotencyInProgress()
+    return Outcome(record.status_code, record.response_body, replayed=True)
+
+
 def run_idempotent(
     *,
     merchant_id: int,
@@ -48,41 +109,37 @@ def run_idempotent(
     run: Callable[[], tuple[int, Any]],
     clock: Clock = system_clock,
 ) -> Outcome:
+    """Run ``run`` once per key: claim the key, run, store the outcome, in one transaction.
+
+    A business rejection rolls the whole attempt back (whatever ``run`` wrote before it refused)
+    and is then recorded as the key's outcome in a transaction of its own; if another request
+    claimed the key in between, that one's outcome is the answer. No savepoints: the hot path
+    is BEGIN, the claim, the work, the outcome, COMMIT.
+    """
     scoped_key = f"{program_id or '-'}:{key}"
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                record = IdempotencyKey._base_manager.create(
-                    merchant_id=merchant_id,
-                    program_id=program_id,
-                    key=scoped_key,
-                    fingerprint=request_fingerprint,
-                    created_at=clock.now(),
-                )
-        except IntegrityError:
-            record = (
-                IdempotencyKey._base_manager.select_for_update()
-                .filter(merchant_id=merchant_id, key=scoped_key)
-                .first()
-            )
-            if record is None:  # the first request rolled back (it was malformed)
-                raise IdempotencyInProgress() from None
-            if record.fingerprint != request_fingerprint:
-                raise IdempotencyConflict(field="Idempotency-Key") from None
-            if record.status_code is None:
-                raise IdempotencyInProgress() from None
-            return Outcome(record.status_code, record.response_body, replayed=True)
-        try:
-            with transaction.atomic():
+    ident = {"merchant_id": merchant_id, "key": scoped_key,
+             "request_fingerprint": request_fingerprint}
+    try:
+        with transaction.atomic():
+            record = _claim(program_id=program_id, now=clock.now(), **ident)
+            if record is None:
+                return _replay(**ident)
+            try:
                 status, body = run()
-        except LoyaltyError as error:
-            if error.status == 400:
-                raise
-            status, body = error.status, error.as_problem()
-        record.status_code = status
-        record.response_body = body
-        record.save(update_fields=["status_code", "response_body"])
-        return Outcome(status, body)
+            except LoyaltyError as error:
+                if error.status == 400:
+                    raise
+                raise _Refused(error) from error
+            IdempotencyKey._base_manager.filter(pk=record.pk).update(
+                status_code=status, response_body=body
+            )
+            return Outcome(status, body)
+    except _Refused as refused:
+        status, body = refused.error.status, refused.error.as_problem()
+    with transaction.atomic():
+        if _claim(program_id=program_id, now=clock.now(), status=status, body=body, **ident):
+            return Outcome(status, body)
+        return _replay(**ident)
 
 
 def purge_expired_keys(*, clock: Clock = system_clock, batch_size: int = 1000) -> int:

@@ -28,9 +28,18 @@ def member_list(*, program: Program) -> QuerySet[Member]:
     )
 
 
-def member_get(*, program: Program, ident: int | str) -> Member:
-    """A member of ``program`` by id, or by card id (with or without dashes)."""
+def _members(program: Program, lock: bool) -> QuerySet[Member]:
     qs = member_list(program=program)
+    return qs.select_for_update(of=("self",)) if lock else qs
+
+
+def member_get(*, program: Program, ident: int | str, lock: bool = False) -> Member:
+    """A member of ``program`` by id, or by card id (with or without dashes).
+
+    ``lock``: ``SELECT ... FOR UPDATE`` of the member row (in the caller's transaction), so the
+    figures read are the latest and stay so until it ends: the find and the lock in one query.
+    """
+    qs = _members(program, lock)
     text = str(ident)
     try:
         if text.isdigit() and len(text) < 16:
@@ -42,13 +51,13 @@ def member_get(*, program: Program, ident: int | str) -> Member:
 
 def member_find(
     *, program: Program, member_id: int | str | None = None, external_id: str | None = None,
-    card_id: str | None = None,
+    card_id: str | None = None, lock: bool = False,
 ) -> Member:
-    """The member a request names by member id, external id or card id."""
-    qs = member_list(program=program)
+    """The member a request names by member id, external id or card id (``lock``: as above)."""
+    qs = _members(program, lock)
     try:
         if member_id not in (None, ""):
-            return member_get(program=program, ident=member_id)
+            return member_get(program=program, ident=member_id, lock=lock)
         if external_id:
             return qs.get(customer__external_id=external_id)
         if card_id:

@@ -53,19 +53,24 @@ class Customer:
 
 
 def resolve_member(
-    *, program: Program, customer: Customer, enrol: bool, clock: Clock
+    *, program: Program, customer: Customer, enrol: bool, clock: Clock, lock: bool = False
 ) -> tuple[Member | None, bool]:
     """The member named by ``customer``; ``(member, enrolled_now)``.
 
     An unknown ``external_id`` enrols a new member when the program auto-enrols (``enrol``) or,
     for a preview (``enrol=False``), answers ``(None, False)``: it would be a new member.
     Otherwise an unknown customer is ``MEMBER_NOT_FOUND``.
+
+    ``lock``: the member row is locked by the same query that finds it (member first: always),
+    and refused unless active; it comes with its program, customer and tier loaded.
     """
     try:
-        return member_find(
+        member = member_find(
             program=program, member_id=customer.member or None,
             external_id=customer.external_id or None, card_id=customer.card_id or None,
-        ), False
+            lock=lock,
+        )
+        return (_active(member, program) if lock else member), False
     except MemberNotFound:
         if not (customer.external_id and program.auto_enrol) or customer.member or customer.card_id:
             raise
@@ -74,7 +79,16 @@ def resolve_member(
     member, created = member_get_or_enrol(
         program=program, external_id=customer.external_id, clock=clock
     )
+    if lock:
+        member = _active(member_find(program=program, member_id=member.pk, lock=True), program)
     return member, created
+
+
+def _active(member: Member, program: Program) -> Member:
+    if member.status != Member.Status.ACTIVE:
+        raise MemberInactive(f"Member {member.card_id} is {member.status}.", field="member")
+    member.program = program
+    return member
 
 
 def lock_active(member: Member) -> Member:
@@ -174,14 +188,16 @@ def with_figures(found: Member, locked: Member, entry: Entry | None) -> Member:
     """``found`` (loaded with customer and tier) carrying the figures after ``entry``.
 
     Saves re-reading the member: the locked row plus the earn entry's deltas are exactly what
-    the ledger wrote (an earn entry adds to lifetime what it makes spendable).
+    the ledger wrote (an earn entry adds to lifetime what it makes spendable). ``found`` may be
+    ``locked`` itself (found and locked by one query).
     """
-    found.status = locked.status
-    found.balance = locked.balance
-    found.pending_points = locked.pending_points
-    found.reserved_points = locked.reserved_points
-    found.lifetime_points = locked.lifetime_points
-    found.last_activity_at = locked.last_activity_at
+    if found is not locked:
+        found.status = locked.status
+        found.balance = locked.balance
+        found.pending_points = locked.pending_points
+        found.reserved_points = locked.reserved_points
+        found.lifetime_points = locked.lifetime_points
+        found.last_activity_at = locked.last_activity_at
     if entry is not None:
         found.balance = entry.balance_after
         found.pending_points += entry.pending_delta

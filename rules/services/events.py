@@ -68,8 +68,8 @@ def event_record(
     )
     with joined_transaction():
         found, enrolled = resolve_member(program=program, customer=customer, enrol=True,
-                                         clock=clock)
-        locked = lock_active(found)
+                                         clock=clock, lock=True)
+        locked = found
         earlier = event_id and Event._base_manager.filter(
             merchant_id=program.merchant_id, program_id=program.pk, event_id=event_id
         ).first()

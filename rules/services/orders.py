@@ -39,7 +39,6 @@ from .common import (
     check_total,
     credit,
     joined_transaction,
-    lock_active,
     record_awards,
     resolve_member,
     spend_budgets,
@@ -161,11 +160,9 @@ def order_record(
         points_discount=points_discount, occurred_at=occurred_at, now=now,
     )
     with joined_transaction():
-        found, enrolled = resolve_member(program=program, customer=customer, enrol=True,
-                                         clock=clock)
-        locked = lock_active(found)
-        found.tier_id = locked.tier_id
-        evaluation = _evaluate(program, facts, found, now)
+        locked, enrolled = resolve_member(program=program, customer=customer, enrol=True,
+                                          clock=clock, lock=True)
+        evaluation = _evaluate(program, facts, locked, now)
         check_total(evaluation.total)  # every refusal comes before the first write
         spend_budgets(evaluation)
         entry = credit(
@@ -174,15 +171,15 @@ def order_record(
             clock=clock,
         )
         order = Order._base_manager.create(
-            merchant_id=program.merchant_id, program_id=program.pk, member_id=found.pk,
+            merchant_id=program.merchant_id, program_id=program.pk, member_id=locked.pk,
             order_id=order_id, currency=currency, amount=amount,
             points_discount=points_discount,
             items=[_stored_item(i) for i in items], points_earned=evaluation.total,
             awards=[a.as_dict() for a in evaluation.awards], entry=entry, actor=actor[:128],
             occurred_at=facts.at, created_at=now,
         )
-        record_awards(member=found, evaluation=evaluation, entry=entry, now=now, order=order)
-    return OrderResult(order=order, member=with_figures(found, locked, entry),
+        record_awards(member=locked, evaluation=evaluation, entry=entry, now=now, order=order)
+    return OrderResult(order=order, member=with_figures(locked, locked, entry),
                        evaluation=evaluation, enrolled=enrolled)
 
 

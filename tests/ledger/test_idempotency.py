@@ -89,6 +89,34 @@ def test_a_rejection_rolls_back_what_the_run_wrote_before_it(member, clock):
     assert Member.objects.get(pk=member.pk).balance == 0
 
 
+def test_a_rejection_answers_with_the_outcome_of_a_request_that_claimed_the_key_meanwhile(
+    member, clock, monkeypatch
+):
+    """Between the refused attempt's rollback and recording the refusal, another request with
+    the same key may claim it and succeed: its outcome is then the key's, and the answer."""
+    from ledger import idempotency
+
+    real_claim = idempotency._claim
+    claims = []
+
+    def claim(**kwargs):
+        claims.append(kwargs)
+        if len(claims) == 2:  # recording the refusal: someone else got there first
+            real_claim(**{**kwargs, "status": 201, "body": {"winner": True}})
+        return real_claim(**kwargs)
+
+    monkeypatch.setattr(idempotency, "_claim", claim)
+
+    def debit():
+        services.points_debit(member=member, points=50, actor="t")
+        return 201, {}
+
+    outcome = _run(member, debit)
+
+    assert (outcome.status, outcome.body, outcome.replayed) == (201, {"winner": True}, True)
+    assert IdempotencyKey.objects.get().status_code == 201
+
+
 def test_a_malformed_request_records_nothing_so_the_key_can_be_used_again(member, clock):
     def malformed():
         raise ValidationFailed("points must be positive.", field="points")
