@@ -7,6 +7,7 @@ from rest_framework import status as http
 
 from ledger import selectors, services
 from loyaltysite.api.pagination import NewestFirstPagination
+from loyaltysite.api.prototypes import render, render_many
 from loyaltysite.api.views import IDEMPOTENCY_HEADER, ProgramApi, validated
 from members.api.serializers import MemberOut
 from members.selectors import member_get
@@ -18,7 +19,7 @@ class _PostingApi(ProgramApi):
     def _answer(self, entry, member) -> tuple[int, dict]:
         fresh = member_get(program=self.program(), ident=member.pk)
         return http.HTTP_201_CREATED, {
-            "entry": EntryOut(entry).data, "member": MemberOut(fresh).data
+            "entry": render(EntryOut, entry), "member": render(MemberOut, fresh)
         }
 
 
@@ -63,4 +64,4 @@ class MemberTransactionsApi(ProgramApi):
         page = paginator.paginate_queryset(
             selectors.entry_list_for_member(member=self.member()), request, view=self
         )
-        return paginator.get_paginated_response(EntryOut(page, many=True).data)
+        return paginator.get_paginated_response(render_many(EntryOut, page))

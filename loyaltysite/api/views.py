@@ -19,6 +19,7 @@ from members.models import Member, Program
 from members.selectors import member_get, program_get
 
 from .exceptions import PROBLEM_CONTENT_TYPE
+from .prototypes import prototype
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     name="Idempotency-Key",
@@ -33,14 +34,25 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 
 
 def validated(serializer_class: type[serializers.Serializer], data: Any, **kwargs: Any) -> Any:
-    """Validate ``data`` against an input serializer; unknown fields are refused."""
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    if isinstance(data, dict) and hasattr(serializer, "fields"):
-        unknown = sorted(set(data) - set(serializer.fields))
-        if unknown:
-            raise ValidationFailed(f"Unknown field '{unknown[0]}'.", field=unknown[0])
-    return serializer.validated_data
+    """Validate ``data`` against an input serializer; unknown fields are refused.
+
+    Valid input goes through the class's prototype (fields built once, see ``prototypes``);
+    invalid input through a fresh serializer, so errors read exactly as DRF words them.
+    """
+    if kwargs or not isinstance(data, dict):
+        serializer = serializer_class(data=data, **kwargs)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+    proto = prototype(serializer_class)
+    try:
+        value = proto.run_validation(data)
+    except serializers.ValidationError:
+        serializer_class(data=data).is_valid(raise_exception=True)
+        raise
+    unknown = sorted(set(data) - set(proto.fields))
+    if unknown:
+        raise ValidationFailed(f"Unknown field '{unknown[0]}'.", field=unknown[0])
+    return value
 
 
 class MerchantApi(APIView):

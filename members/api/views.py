@@ -8,6 +8,7 @@ from rest_framework import status as http
 from rest_framework.response import Response
 
 from loyaltysite.api.pagination import PagePagination
+from loyaltysite.api.prototypes import render, render_many
 from loyaltysite.api.views import IDEMPOTENCY_HEADER, MerchantApi, ProgramApi, validated
 from loyaltysite.errors import ValidationFailed
 from members import selectors, services
@@ -95,7 +96,7 @@ class MemberListApi(ProgramApi):
             raise ValidationError(filterset.errors)
         paginator = PagePagination()
         page = paginator.paginate_queryset(filterset.qs, request, view=self)
-        return paginator.get_paginated_response(MemberOut(page, many=True).data)
+        return paginator.get_paginated_response(render_many(MemberOut, page))
 
     @extend_schema(
         request=MemberEnrolIn, responses={201: MemberOut}, parameters=[IDEMPOTENCY_HEADER],
@@ -109,7 +110,7 @@ class MemberListApi(ProgramApi):
             member = services.member_enrol_customer(program=target, **data)
             if services.member_welcome(member=member):
                 member = selectors.member_get(program=target, ident=member.pk)
-            return http.HTTP_201_CREATED, MemberOut(member).data
+            return http.HTTP_201_CREATED, render(MemberOut, member)
 
         return self.idempotent(run, program=target)
 
@@ -117,7 +118,7 @@ class MemberListApi(ProgramApi):
 class MemberDetailApi(ProgramApi):
     @extend_schema(responses=MemberOut, operation_id="members_retrieve")
     def get(self, request, program, member):
-        return Response(MemberOut(self.member()).data)
+        return Response(render(MemberOut, self.member()))
 
 
 class _MemberStatusApi(ProgramApi):
@@ -130,7 +131,7 @@ class _MemberStatusApi(ProgramApi):
         def run():
             updated = services.member_set_status(member=target, status=self.target_status)
             fresh = selectors.member_get(program=self.program(), ident=updated.pk)
-            return http.HTTP_200_OK, MemberOut(fresh).data
+            return http.HTTP_200_OK, render(MemberOut, fresh)
 
         return self.idempotent(run, program=self.program())
 

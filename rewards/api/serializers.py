@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from ledger.services import MAX_POINTS
+from loyaltysite.api.prototypes import render
 from rewards.models import Redemption, Reward, Voucher
 from rewards.services import max_points_for_order
 
@@ -92,7 +93,7 @@ class RedemptionOut(serializers.ModelSerializer):
         if obj.kind != Redemption.Kind.REWARD or obj.status != Redemption.Status.CONFIRMED:
             return None
         voucher = getattr(obj, "voucher", None)
-        return VoucherRefOut(voucher).data if voucher is not None else None
+        return render(VoucherRefOut, voucher) if voucher is not None else None
 
     def get_min_points(self, obj: Redemption) -> int | None:
         if obj.kind != Redemption.Kind.DISCOUNT:

@@ -14,6 +14,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from loyaltysite.api.pagination import PagePagination
+from loyaltysite.api.prototypes import render
 from loyaltysite.api.views import IDEMPOTENCY_HEADER, ProgramApi, validated
 from loyaltysite.errors import TierNotFound, ValidationFailed
 from members.models import Member, Program
@@ -82,7 +83,7 @@ class RewardListApi(ProgramApi):
 
         def run():
             reward = services.reward_create(program=target, **fields)
-            return http.HTTP_201_CREATED, RewardOut(reward).data
+            return http.HTTP_201_CREATED, render(RewardOut, reward)
 
         return self.idempotent(run, program=target)
 
@@ -93,7 +94,7 @@ class RewardDetailApi(ProgramApi):
 
     @extend_schema(responses=RewardOut, operation_id="rewards_retrieve")
     def get(self, request, program, reward):
-        return Response(RewardOut(self.reward()).data)
+        return Response(render(RewardOut, self.reward()))
 
     @extend_schema(
         request=RewardIn, responses=RewardOut, parameters=[IDEMPOTENCY_HEADER],
@@ -108,7 +109,7 @@ class RewardDetailApi(ProgramApi):
 
         def run():
             updated = services.reward_update(reward=target, **fields)
-            return http.HTTP_200_OK, RewardOut(updated).data
+            return http.HTTP_200_OK, render(RewardOut, updated)
 
         return self.idempotent(run, program=self.program())
 
@@ -139,7 +140,7 @@ class _RedemptionApi(ProgramApi):
         view already read), without reading them again."""
         redemption.member = member
         redemption.program = self.program()
-        return RedemptionOut(redemption).data
+        return render(RedemptionOut, redemption)
 
     def targets(self, data: dict[str, Any]) -> tuple[Member, Reward | None]:
         program = self.program()
@@ -178,7 +179,7 @@ class RedemptionValidateApi(_RedemptionApi):
             "currency": plan.currency, "min_points": plan.min_points,
             "max_points": plan.max_points, "max_points_for_order": by_order,
         }
-        return Response(RedemptionValidateOut(body).data)
+        return Response(render(RedemptionValidateOut, body))
 
 
 class RedemptionListApi(_RedemptionApi):
@@ -223,7 +224,7 @@ class RedemptionListApi(_RedemptionApi):
 class RedemptionDetailApi(_RedemptionApi):
     @extend_schema(responses=RedemptionOut, operation_id="redemptions_retrieve")
     def get(self, request, program, redemption):
-        return Response(RedemptionOut(self.redemption()).data)
+        return Response(render(RedemptionOut, self.redemption()))
 
 
 class RedemptionConfirmApi(_RedemptionApi):
@@ -289,7 +290,7 @@ class VoucherDetailApi(_VoucherApi):
     @extend_schema(responses=VoucherOut, operation_id="vouchers_retrieve",
                    summary="Look a voucher up by its code (any case, dashes optional)")
     def get(self, request, program, code):
-        return Response(VoucherOut(self.voucher()).data)
+        return Response(render(VoucherOut, self.voucher()))
 
 
 class VoucherUseApi(_VoucherApi):
@@ -308,6 +309,6 @@ class VoucherUseApi(_VoucherApi):
                 voucher=target, reference=data.get("reference", ""), actor=self.actor
             )
             fresh = selectors.voucher_get(program=self.program(), code=used.code)
-            return http.HTTP_200_OK, VoucherOut(fresh).data
+            return http.HTTP_200_OK, render(VoucherOut, fresh)
 
         return self.idempotent(run, program=self.program())

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from loyaltysite.api.auth import ApiKeyPrincipal, HasMerchantApiKey
 from loyaltysite.api.pagination import PagePagination
+from loyaltysite.api.prototypes import render
 from loyaltysite.api.views import IDEMPOTENCY_HEADER, ProgramApi, validated
 from loyaltysite.currencies import quantize_money
 from loyaltysite.errors import IdempotencyConflict, ValidationFailed
@@ -79,7 +80,7 @@ class RuleListApi(ProgramApi):
 
         def run():
             rule = services.rule_create(program=target, **data)
-            return http.HTTP_201_CREATED, RuleOut(rule).data
+            return http.HTTP_201_CREATED, render(RuleOut, rule)
 
         return self.idempotent(run, program=target)
 
@@ -90,7 +91,7 @@ class RuleDetailApi(ProgramApi):
 
     @extend_schema(responses=RuleOut, operation_id="rules_retrieve")
     def get(self, request, program, rule):
-        return Response(RuleOut(self.rule()).data)
+        return Response(render(RuleOut, self.rule()))
 
     @extend_schema(request=RuleIn(partial=True), responses=RuleOut,
                    parameters=[IDEMPOTENCY_HEADER], operation_id="rules_partial_update")
@@ -101,7 +102,7 @@ class RuleDetailApi(ProgramApi):
             raise ValidationFailed("Send at least one field to change.", field="body")
 
         def run():
-            return http.HTTP_200_OK, RuleOut(services.rule_update(rule=target, **data)).data
+            return http.HTTP_200_OK, render(RuleOut, services.rule_update(rule=target, **data))
 
         return self.idempotent(run, program=self.program())
 
@@ -130,7 +131,7 @@ def order_result_body(result: services.OrderResult, pending_days: int) -> dict[s
         "awards": order.awards,
         "entry": entry.pk if entry is not None else None,
         "enrolled": result.enrolled,
-        "member": MemberOut(result.member).data,
+        "member": render(MemberOut, result.member),
     }
 
 
@@ -215,7 +216,7 @@ class OrderPreviewApi(ProgramApi):
             "awards": [a.as_dict() for a in evaluation.awards],
             "skipped": evaluation.skipped,
             "new_member": result.new_member,
-            "member": MemberOut(result.member).data if result.member is not None else None,
+            "member": render(MemberOut, result.member) if result.member is not None else None,
         })
 
 
@@ -240,8 +241,8 @@ class OrderRefundApi(ProgramApi):
                     "points_shortfall": refund.points_shortfall,
                     "points_returned": refund.points_returned,
                 },
-                "order": OrderOut(order).data,
-                "member": MemberOut(result.member).data,
+                "order": render(OrderOut, order),
+                "member": render(MemberOut, result.member),
             }
 
         key = f"refund:{order_id}:{refund_id}" if refund_id else None
@@ -269,7 +270,7 @@ class EventListApi(ProgramApi):
             return http.HTTP_201_CREATED, {
                 "event_id": event.event_id, "type": event.type,
                 "points": event.points_earned, "awards": event.awards, "failed": event.failed,
-                "enrolled": result.enrolled, "member": MemberOut(result.member).data,
+                "enrolled": result.enrolled, "member": render(MemberOut, result.member),
             }
 
         key = f"event:{data['event_id']}" if data.get("event_id") else None
