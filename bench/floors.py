@@ -1,0 +1,207 @@
+"""Benchmark: the ceilings an order over HTTP cannot pass on this machine, as TPC-B ratios.
+
+Issue 3 asks for orders over HTTP at 0.25x pgbench's TPC-B (4 clients). This measures, in one
+run and at the same client count, the two costs every order pays whatever the Python does:
+
+* the HTTP floor: ``GET /healthz`` (one ``SELECT 1``) through the same gunicorn set-up as
+  ``bench/orders.py``, so what the server, Django and the clients cost with no work at all;
+* the SQL floor: the exact statements one ``POST /orders/`` sends (captured from a real
+  request, auth to ``COMMIT``) replayed by pgbench itself, with no application at all (each
+  replay gets a fresh order id and one of the bench members).
+
+The app, PostgreSQL and the clients share the machine's cores, so costs add up: an order can
+go no faster than ``1 / (1/http + 1/sql)``, with zero Python of its own. The last line says how
+much CPU the order's own Python may then take for 0.25x to be reachable at all.
+
+    .venv/bin/python bench/floors.py [--seconds 8] [--clients 4] [--workers 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _http import app_env, recreate_app_database, serve, stop  # noqa: E402
+from _reference import _pg_args, pgbench_tps  # noqa: E402
+
+DB_NAME = "loyalty_bench_floors"
+PORT = int(os.environ.get("BENCH_PORT", "8767"))
+TARGET = 0.25
+
+# Same program as bench/orders.py (3 rules), then one real order request, its SQL captured.
+CAPTURE = """
+import json
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django_scopes import scopes_disabled
+from rest_framework.test import APIClient
+from members.models import Program
+from members.services import api_key_create, member_enrol_customer, merchant_create
+from rules.services import rule_create
+
+with scopes_disabled():
+    merchant, _ = merchant_create(slug="bench", name="Bench")
+    program = Program.objects.create(merchant=merchant, name="Bench", currency="EUR",
+                                     pending_days=14)
+    rule_create(program=program, name="Double over 20", kind="order",
+                config={{"multiplier": "2", "min_amount": "20"}})
+    rule_create(program=program, name="Coffee x3", kind="category",
+                config={{"categories": ["coffee"], "multiplier": "3"}})
+    rule_create(program=program, name="Beans bonus", kind="sku",
+                config={{"skus": ["BEANS"], "points_per_item": 10}}, max_per_member=10**9)
+    ids = [member_enrol_customer(program=program, external_id=f"bench-{{i}}").pk
+           for i in range({members})]
+    _, key = api_key_create(merchant=merchant, name="bench")
+client = APIClient()
+client.credentials(HTTP_AUTHORIZATION=f"Api-Key {{key}}")
+def order(order_id, member):
+    body = {{"order_id": order_id, "member": str(member), "amount": "30.50",
+            "currency": "EUR", "items": {items}}}
+    response = client.post(f"/api/v1/programs/{{program.pk}}/orders/", data=json.dumps(body),
+                           content_type="application/json")
+    assert response.status_code == 201, response.content
+order("warm-up", ids[0])
+with CaptureQueriesContext(connection) as captured:
+    order("{order_id}", ids[-1])
+print(json.dumps({{"member": ids[-1], "members": ids,
+                  "sql": [q["sql"] for q in captured.captured_queries]}}))
+"""
+ITEMS = [
+    {"sku": "LATTE", "category": "coffee", "quantity": 2, "price": "4.25"},
+    {"sku": "BEANS", "category": "beans", "quantity": 1, "price": "22.00"},
+]
+ORDER_ID = "floor0order0id"
+
+
+def _capture(members: int) -> dict:
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c",
+         CAPTURE.format(members=members, items=repr(ITEMS), order_id=ORDER_ID)],
+        cwd=ROOT, env=app_env(DB_NAME), check=True, capture_output=True, text=True,
+    ).stdout.strip().splitlines()[-1]
+    return json.loads(out)
+
+
+def _script(captured: dict) -> str:
+    """The captured statements as a pgbench script: a fresh order id and a random bench member
+    on each replay (the member's id is replaced where the statements name it)."""
+    member = captured["member"]
+    low, high = min(captured["members"]), max(captured["members"])
+    lines = [f"\\set mid random({low}, {high})", "\\set r random(1, 9000000000000000)"]
+    for sql in captured["sql"]:
+        sql = " ".join(sql.split()).replace(ORDER_ID, "o:r")
+        sql = re.sub(rf"(\bmember_id\"? = |\"members_member\"\.\"id\" = |\bmm\.id = ){member}\b",
+                     r"\1:mid", sql)
+        sql = re.sub(rf"'\{{({member},?)+\}}'",  # the awards' member ids, as an array literal
+                     lambda m: "'{" + ",".join([":mid"] * m.group(0).count(str(member))) + "}'",
+                     sql)
+        sql = re.sub(rf"VALUES \((\d+), (\d+), {member}, ", r"VALUES (\1, \2, :mid, ", sql)
+        lines.append(sql + ";")
+    return "\n".join(lines) + "\n"
+
+
+def _sql_tps(script: str, clients: int, seconds: float) -> float:
+    args, env = _pg_args()
+    with tempfile.NamedTemporaryFile("w", suffix=".pgb", delete=False) as handle:
+        handle.write(script)
+    try:
+        run = subprocess.run(
+            ["pgbench", *args, "-n", "-c", str(clients), "-j", str(clients),
+             "-T", str(max(1, round(seconds))), "-f", handle.name, DB_NAME],
+            capture_output=True, text=True, env=env,
+        )
+    finally:
+        os.unlink(handle.name)
+    match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", run.stdout)
+    if run.returncode != 0 or match is None or "aborted" in run.stderr:
+        raise RuntimeError(f"pgbench replay failed:\n{run.stderr}{run.stdout}")
+    return float(match.group(1))
+
+
+def _http_floor(clients: int, seconds: float) -> float:
+    stop_event = threading.Event()
+    counts: list[int] = []
+
+    def loop() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+        done = 0
+        while not stop_event.is_set():
+            try:
+                conn.request("GET", "/healthz")
+                response = conn.getresponse()
+                response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+                continue
+            done += 1
+            if response.getheader("Connection", "").lower() == "close":
+                conn.close()  # a sync worker closes after each response: reconnect
+                conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+        conn.close()
+        counts.append(done)
+
+    threads = [threading.Thread(target=loop) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    stop_event.set()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=3)
+    args = parser.parse_args()
+
+    recreate_app_database(DB_NAME)
+    captured = _capture(members=25 * args.clients)
+    server = serve(DB_NAME, PORT, "--workers", str(args.workers), "--keep-alive", "30")
+    try:
+        _http_floor(args.clients, 1)  # warm-up
+        http_rps = _http_floor(args.clients, args.seconds)
+    finally:
+        stop(server)
+    sql_tps = _sql_tps(_script(captured), args.clients, args.seconds)
+    tps = pgbench_tps(args.clients, args.seconds)
+
+    http_ratio, sql_ratio = http_rps / tps, sql_tps / tps
+    ceiling = 1 / (1 / http_ratio + 1 / sql_ratio)
+    cpus = os.cpu_count() or 1
+    # CPU per order the machine can spend at the target, minus what the floors already take
+    budget_ms = cpus * 1000 / (TARGET * tps)
+    floors_ms = cpus * 1000 / http_rps + cpus * 1000 / sql_tps
+    print(f"floors at {args.clients} clients, {args.seconds:.0f}s each, {cpus} CPUs"
+          f" (app, PostgreSQL and clients share them)")
+    print(f"  pgbench TPC-B                               {tps:>8.1f} tps")
+    print(f"  HTTP floor: GET /healthz, gunicorn {args.workers} sync    {http_rps:>8.1f} req/s"
+          f"  = {http_ratio:.2f}x")
+    print(f"  SQL floor: one order's {len(captured['sql'])} statements, by pgbench"
+          f" {sql_tps:>8.1f} /s  = {sql_ratio:.2f}x")
+    print(f"  ceiling for orders over HTTP (both floors, no Python of the order's own):"
+          f" {ceiling:.2f}x")
+    print(f"  at {TARGET}x an order may cost {budget_ms:.2f} ms of machine CPU; the floors take"
+          f" {floors_ms:.2f} ms, leaving {budget_ms - floors_ms:.2f} ms for everything the"
+          f" order's Python does")
+
+
+if __name__ == "__main__":
+    main()
