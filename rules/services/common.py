@@ -28,9 +28,10 @@ from ..models import Award, EarningRule, Event, Order
 def joined_transaction() -> Iterator[None]:
     """A transaction of its own, or the caller's when there is one (no savepoint).
 
-    A savepoint costs two round trips on the hot path, and the API already runs every write
-    inside the idempotency key's savepoint. The services check everything that can refuse a
-    request before their first write, so a refusal leaves nothing behind either way.
+    A savepoint costs two round trips on the hot path, and the API runs every write inside the
+    idempotency key's transaction, which a refusal rolls back whole. The services also check
+    everything that can refuse a request before their first write, so a refusal leaves nothing
+    behind either way.
     """
     if connection.in_atomic_block:
         yield
