@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -64,3 +66,41 @@ def stop(server: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(server.pid, signal.SIGKILL)
         server.wait()
+
+
+def healthz_rate(port: int, clients: int, seconds: float) -> float:
+    """Requests per second of ``GET /healthz`` (one ``SELECT 1``) at ``clients`` concurrent
+    clients: what the server and the clients cost with no work at all, the HTTP floor."""
+    stop_event = threading.Event()
+    counts: list[int] = []
+
+    def connect() -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def loop() -> None:
+        conn, done = connect(), 0
+        while not stop_event.is_set():
+            try:
+                conn.request("GET", "/healthz")
+                response = conn.getresponse()
+                response.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                conn.close()
+                conn = connect()
+                continue
+            done += 1
+            if response.getheader("Connection", "").lower() == "close":
+                conn.close()  # a sync worker closes after each response: reconnect
+                conn = connect()
+        conn.close()
+        counts.append(done)
+
+    threads = [threading.Thread(target=loop) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    stop_event.set()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / (time.perf_counter() - started)

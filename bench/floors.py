@@ -19,90 +19,33 @@ much CPU the order's own Python may then take for 0.25x to be reachable at all.
 from __future__ import annotations
 
 import argparse
-import http.client
-import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _http import app_env, recreate_app_database, serve, stop  # noqa: E402
+from _http import healthz_rate, recreate_app_database, serve, stop  # noqa: E402
 from _reference import _pg_args, pgbench_tps  # noqa: E402
+from orders import _setup as orders_setup  # noqa: E402  (the same program, rules and members)
 
 DB_NAME = "loyalty_bench_floors"
 PORT = int(os.environ.get("BENCH_PORT", "8767"))
 TARGET = 0.25
 
-# Same program as bench/orders.py (3 rules), then one real order request, its SQL captured.
-CAPTURE = """
-import json
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
-from django_scopes import scopes_disabled
-from rest_framework.test import APIClient
-from members.models import Program
-from members.services import api_key_create, member_enrol_customer, merchant_create
-from rules.services import rule_create
-
-with scopes_disabled():
-    merchant, _ = merchant_create(slug="bench", name="Bench")
-    program = Program.objects.create(merchant=merchant, name="Bench", currency="EUR",
-                                     pending_days=14)
-    rule_create(program=program, name="Double over 20", kind="order",
-                config={{"multiplier": "2", "min_amount": "20"}})
-    rule_create(program=program, name="Coffee x3", kind="category",
-                config={{"categories": ["coffee"], "multiplier": "3"}})
-    rule_create(program=program, name="Beans bonus", kind="sku",
-                config={{"skus": ["BEANS"], "points_per_item": 10}}, max_per_member=10**9)
-    ids = [member_enrol_customer(program=program, external_id=f"bench-{{i}}").pk
-           for i in range({members})]
-    _, key = api_key_create(merchant=merchant, name="bench")
-client = APIClient()
-client.credentials(HTTP_AUTHORIZATION=f"Api-Key {{key}}")
-def order(order_id, member):
-    body = {{"order_id": order_id, "member": str(member), "amount": "30.50",
-            "currency": "EUR", "items": {items}}}
-    response = client.post(f"/api/v1/programs/{{program.pk}}/orders/", data=json.dumps(body),
-                           content_type="application/json")
-    assert response.status_code == 201, response.content
-order("warm-up", ids[0])
-with CaptureQueriesContext(connection) as captured:
-    order("{order_id}", ids[-1])
-print(json.dumps({{"member": ids[-1], "members": ids,
-                  "sql": [q["sql"] for q in captured.captured_queries]}}))
-"""
-ITEMS = [
-    {"sku": "LATTE", "category": "coffee", "quantity": 2, "price": "4.25"},
-    {"sku": "BEANS", "category": "beans", "quantity": 1, "price": "22.00"},
-]
-ORDER_ID = "floor0order0id"
-
-
-def _capture(members: int) -> dict:
-    out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c",
-         CAPTURE.format(members=members, items=repr(ITEMS), order_id=ORDER_ID)],
-        cwd=ROOT, env=app_env(DB_NAME), check=True, capture_output=True, text=True,
-    ).stdout.strip().splitlines()[-1]
-    return json.loads(out)
-
-
 def _script(captured: dict) -> str:
     """The captured statements as a pgbench script: a fresh order id and a random bench member
     on each replay (the member's id is replaced where the statements name it)."""
-    member = captured["member"]
+    member = captured["request_member"]
     low, high = min(captured["members"]), max(captured["members"])
     lines = [f"\\set mid random({low}, {high})", "\\set r random(1, 9000000000000000)"]
-    for sql in captured["sql"]:
-        sql = " ".join(sql.split()).replace(ORDER_ID, "o:r")
+    for sql in captured["request_sql"]:
+        sql = " ".join(sql.split()).replace(captured["request_order_id"], "o:r")
         sql = re.sub(rf"(\bmember_id\"? = |\"members_member\"\.\"id\" = |\bmm\.id = ){member}\b",
                      r"\1:mid", sql)
         sql = re.sub(rf"'\{{({member},?)+\}}'",  # the awards' member ids, as an array literal
@@ -131,40 +74,6 @@ def _sql_tps(script: str, clients: int, seconds: float) -> float:
     return float(match.group(1))
 
 
-def _http_floor(clients: int, seconds: float) -> float:
-    stop_event = threading.Event()
-    counts: list[int] = []
-
-    def loop() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
-        done = 0
-        while not stop_event.is_set():
-            try:
-                conn.request("GET", "/healthz")
-                response = conn.getresponse()
-                response.read()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
-                continue
-            done += 1
-            if response.getheader("Connection", "").lower() == "close":
-                conn.close()  # a sync worker closes after each response: reconnect
-                conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
-        conn.close()
-        counts.append(done)
-
-    threads = [threading.Thread(target=loop) for _ in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    time.sleep(seconds)
-    stop_event.set()
-    for thread in threads:
-        thread.join()
-    return sum(counts) / (time.perf_counter() - started)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8)
@@ -173,11 +82,11 @@ def main() -> None:
     args = parser.parse_args()
 
     recreate_app_database(DB_NAME)
-    captured = _capture(members=25 * args.clients)
+    captured = orders_setup(25 * args.clients, DB_NAME)
     server = serve(DB_NAME, PORT, "--workers", str(args.workers), "--keep-alive", "30")
     try:
-        _http_floor(args.clients, 1)  # warm-up
-        http_rps = _http_floor(args.clients, args.seconds)
+        healthz_rate(PORT, args.clients, 1)  # warm-up
+        http_rps = healthz_rate(PORT, args.clients, args.seconds)
     finally:
         stop(server)
     sql_tps = _sql_tps(_script(captured), args.clients, args.seconds)
@@ -194,7 +103,7 @@ def main() -> None:
     print(f"  pgbench TPC-B                               {tps:>8.1f} tps")
     print(f"  HTTP floor: GET /healthz, gunicorn {args.workers} sync    {http_rps:>8.1f} req/s"
           f"  = {http_ratio:.2f}x")
-    print(f"  SQL floor: one order's {len(captured['sql'])} statements, by pgbench"
+    print(f"  SQL floor: one order's {len(captured['request_sql'])} statements, by pgbench"
           f" {sql_tps:>8.1f} /s  = {sql_ratio:.2f}x")
     print(f"  ceiling for orders over HTTP (both floors, no Python of the order's own):"
           f" {ceiling:.2f}x")

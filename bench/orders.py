@@ -86,7 +86,7 @@ with scopes_disabled():
                               actor="b")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {{key}}")
-    body = {{"order_id": "count-2", "member": str(ids[0]), "amount": "{amount}",
+    body = {{"order_id": "count-2", "member": str(ids[-1]), "amount": "{amount}",
             "currency": "EUR", "items": ITEMS}}
     with CaptureQueriesContext(connection) as whole:
         response = client.post(f"/api/v1/programs/{{program.pk}}/orders/", data=json.dumps(body),
@@ -99,7 +99,9 @@ with scopes_disabled():
 
     print(json.dumps({{"program": program.pk, "key": key, "members": ids,
                       "points": result.order.points_earned, "service": round_trips(service),
-                      "request": round_trips(whole)}}))
+                      "request": round_trips(whole), "request_member": ids[-1],
+                      "request_order_id": "count-2",
+                      "request_sql": [q["sql"] for q in whole.captured_queries]}}))
 """
 ITEMS = [
     {"sku": "LATTE", "category": "coffee", "quantity": 2, "price": "4.25"},
@@ -108,11 +110,12 @@ ITEMS = [
 AMOUNT = "30.50"
 
 
-def _setup(members: int) -> dict:
+def _setup(members: int, db_name: str = DB_NAME) -> dict:
+    """Program, rules, members and key in ``db_name``; the SQL one order costs, captured."""
     out = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c",
          SETUP.format(items=repr(ITEMS), members=members, amount=AMOUNT)],
-        cwd=ROOT, env=app_env(DB_NAME), check=True, capture_output=True, text=True,
+        cwd=ROOT, env=app_env(db_name), check=True, capture_output=True, text=True,
     ).stdout.strip().splitlines()[-1]
     return json.loads(out)
 

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _http import app_env, recreate_app_database, serve, stop  # noqa: E402
+from _http import app_env, healthz_rate, recreate_app_database, serve, stop  # noqa: E402
 from _reference import pgbench_tps  # noqa: E402
 
 DB_NAME = "loyalty_bench_redemptions"
@@ -98,33 +98,6 @@ def _client(base: str, key: str, member: int, reward: int, stop: threading.Event
     results.append(latencies)
 
 
-def _floor(clients: int, seconds: float) -> float:
-    """Requests per second of ``GET /healthz`` (one ``SELECT 1``): what the server and the
-    clients cost with no work at all, the ceiling any pair of requests can reach."""
-    stop = threading.Event()
-    counts: list[int] = []
-
-    def loop() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
-        done = 0
-        while not stop.is_set():
-            conn.request("GET", "/healthz")
-            conn.getresponse().read()
-            done += 1
-        conn.close()
-        counts.append(done)
-
-    threads = [threading.Thread(target=loop) for _ in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    time.sleep(seconds)
-    stop.set()
-    for thread in threads:
-        thread.join()
-    return sum(counts) / (time.perf_counter() - started)
-
-
 def _pairs(base: str, key: str, members: list[int], reward: int, seconds: float
            ) -> tuple[float, list[float]]:
     stop = threading.Event()
@@ -167,7 +140,7 @@ def main() -> None:
         base = f"/api/v1/programs/{program}"
         _pairs(base, key, members, reward, 2)  # warm-up: connections, caches
         pairs_per_second, latencies = _pairs(base, key, members, reward, args.seconds)
-        floor = _floor(args.clients, min(args.seconds, 5))
+        floor = healthz_rate(PORT, args.clients, min(args.seconds, 5))
     finally:
         stop(server)
     tps = pgbench_tps(args.clients, args.seconds)
