@@ -185,24 +185,15 @@ def record_awards(
         Award._base_manager.bulk_create(rows)
 
 
-def with_figures(found: Member, locked: Member, entry: Entry | None) -> Member:
-    """``found`` (loaded with customer and tier) carrying the figures after ``entry``.
-
-    Saves re-reading the member: the locked row plus the earn entry's deltas are exactly what
-    the ledger wrote (an earn entry adds to lifetime what it makes spendable). ``found`` may be
-    ``locked`` itself (found and locked by one query).
+def with_figures(member: Member, entry: Entry | None) -> Member:
+    """``member`` (read under its lock, with customer and tier) carrying the figures after
+    ``entry``: saves re-reading it. The locked row plus the earn entry's deltas are exactly what
+    the ledger wrote (an earn entry adds to lifetime what it makes spendable).
     """
-    if found is not locked:
-        found.status = locked.status
-        found.balance = locked.balance
-        found.pending_points = locked.pending_points
-        found.reserved_points = locked.reserved_points
-        found.lifetime_points = locked.lifetime_points
-        found.last_activity_at = locked.last_activity_at
     if entry is not None:
-        found.balance = entry.balance_after
-        found.pending_points += entry.pending_delta
-        found.reserved_points += entry.reserved_delta
-        found.lifetime_points += entry.balance_delta
-        found.last_activity_at = entry.created_at
-    return found
+        member.balance = entry.balance_after
+        member.pending_points += entry.pending_delta
+        member.reserved_points += entry.reserved_delta
+        member.lifetime_points += entry.balance_delta
+        member.last_activity_at = entry.created_at
+    return member

@@ -69,12 +69,11 @@ def event_record(
     with joined_transaction():
         found, enrolled = resolve_member(program=program, customer=customer, enrol=True,
                                          clock=clock, lock=True)
-        locked = found
         earlier = event_id and Event._base_manager.filter(
             merchant_id=program.merchant_id, program_id=program.pk, event_id=event_id
         ).first()
         if earlier:  # recorded before (longer ago than idempotency keys are kept)
-            return EventResult(event=earlier, member=with_figures(found, locked, None),
+            return EventResult(event=earlier, member=with_figures(found, None),
                                evaluation=engine.Evaluation(), enrolled=False)
         failed = False
         entry = None
@@ -90,7 +89,7 @@ def event_record(
                 )
                 spend_budgets(evaluation)
                 entry = credit(
-                    member=locked, evaluation=evaluation, actor=actor,
+                    member=found, evaluation=evaluation, actor=actor,
                     reason=f"Event {type}", reference=event_id or type, pending_days=0,
                     metadata={"event_id": event_id, "event_type": type}, clock=clock,
                 )
@@ -109,7 +108,7 @@ def event_record(
             created_at=now,
         )
         record_awards(member=found, evaluation=evaluation, entry=entry, now=now, event=event)
-    return EventResult(event=event, member=with_figures(found, locked, entry),
+    return EventResult(event=event, member=with_figures(found, entry),
                        evaluation=evaluation, enrolled=enrolled)
 
 

@@ -179,7 +179,7 @@ def order_record(
             occurred_at=facts.at, created_at=now,
         )
         record_awards(member=locked, evaluation=evaluation, entry=entry, now=now, order=order)
-    return OrderResult(order=order, member=with_figures(locked, locked, entry),
+    return OrderResult(order=order, member=with_figures(locked, entry),
                        evaluation=evaluation, enrolled=enrolled)
 
 
