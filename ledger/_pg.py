@@ -19,11 +19,13 @@ The tests run on both databases, so each path is proven against the same expecta
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
 
+from . import hooks
 from .models import Entry
 
 ENABLED = True  # tests switch it off to compare both paths
@@ -59,8 +61,8 @@ WITH d AS (
         last_activity_at = %(now)s
     FROM d
     WHERE mm.id = %(member)s AND (NOT %(require_active)s OR mm.status = 'active')
-    RETURNING mm.id, mm.merchant_id, mm.program_id, mm.balance,
-              d.days, d.expiry_policy, d.expiry_months
+    RETURNING mm.id, mm.merchant_id, mm.program_id, mm.balance, mm.pending_points,
+              mm.reserved_points, mm.lifetime_points, d.days, d.expiry_policy, d.expiry_months
 ), e AS (
     INSERT INTO ledger_entry (
         merchant_id, program_id, member_id, kind, points, balance_delta, pending_delta,
@@ -87,8 +89,9 @@ WITH d AS (
     FROM e, m
     RETURNING id
 )
-SELECT e.id, e.merchant_id, e.program_id, e.balance_delta, e.pending_delta, e.balance_after
-FROM e
+SELECT e.id, e.merchant_id, e.program_id, e.balance_delta, e.pending_delta, e.balance_after,
+       m.pending_points, m.reserved_points, m.lifetime_points
+FROM e, m
 """
 
 
@@ -120,8 +123,9 @@ def credit(
         row = cursor.fetchone()
     if row is None:
         return None
-    entry_id, merchant_id, program_id, balance_delta, pending_delta, balance_after = row
-    return _entry(
+    (entry_id, merchant_id, program_id, balance_delta, pending_delta, balance_after,
+     pending_points, reserved_points, lifetime_points) = row
+    entry = _entry(
         entry_id, merchant_id=merchant_id, program_id=program_id, member_id=member_id,
         kind=Entry.Kind.EARN, points=points, balance_delta=balance_delta,
         pending_delta=pending_delta, reserved_delta=0, balance_after=balance_after,
@@ -129,6 +133,20 @@ def credit(
         actor=params["actor"], reason=params["reason"], metadata=metadata or {},
         created_at=now,
     )
+    _after_post(entry, pending_points, reserved_points, lifetime_points,
+                lifetime_delta=balance_delta if lifetime else 0)
+    return entry
+
+
+def _after_post(entry: Entry, pending_points: int, reserved_points: int, lifetime_points: int,
+                *, lifetime_delta: int) -> None:
+    if hooks.active():
+        hooks.after_post(hooks.Posted(
+            entry=entry, member_id=entry.member_id, merchant_id=entry.merchant_id,
+            program_id=entry.program_id, balance=entry.balance_after,
+            pending_points=pending_points, reserved_points=reserved_points,
+            lifetime_points=lifetime_points, lifetime_delta=lifetime_delta,
+        ))
 
 
 LOCK_SQL = "SELECT balance, status FROM members_member WHERE id = %s FOR UPDATE"
@@ -149,7 +167,8 @@ WITH ordered AS (
 ), m AS (
     UPDATE members_member SET balance = balance - %(points)s, last_activity_at = %(now)s
     WHERE id = %(member)s
-    RETURNING merchant_id, program_id, balance
+    RETURNING merchant_id, program_id, balance, pending_points, reserved_points,
+              lifetime_points
 ), e AS (
     INSERT INTO ledger_entry (
         merchant_id, program_id, member_id, kind, points, balance_delta, pending_delta,
@@ -166,8 +185,9 @@ WITH ordered AS (
     RETURNING id, merchant_id, program_id, balance_after, metadata
 )
 SELECT e.id, e.merchant_id, e.program_id, e.balance_after, e.metadata,
-       (SELECT COALESCE(SUM(taken), 0) FROM take)
-FROM e
+       (SELECT COALESCE(SUM(taken), 0) FROM take),
+       m.pending_points, m.reserved_points, m.lifetime_points
+FROM e, m
 """
 
 
@@ -193,19 +213,20 @@ def debit(
             "metadata": _json(metadata or {}),
         }
         cursor.execute(DEBIT_SQL, params)
-        entry_id, merchant_id, program_id, balance_after, stored, taken = cursor.fetchone()
+        (entry_id, merchant_id, program_id, balance_after, stored, taken, pending_points,
+         reserved_points, lifetime_points) = cursor.fetchone()
         if taken != points:
             # The cached balance said there was enough: lots and cache disagree.
             raise RuntimeError(f"ledger lots of member {member_id} are short by "
                                f"{points - taken} points")
-    if isinstance(stored, str):
-        import json
-
-        stored = json.loads(stored)
-    return _entry(
-        entry_id, merchant_id=merchant_id, program_id=program_id, member_id=member_id,
-        kind=kind, points=-points, balance_delta=-points, pending_delta=0, reserved_delta=0,
-        balance_after=balance_after, reference=params["reference"], rule_id=None,
-        reverses_id=None, actor=params["actor"], reason=params["reason"], metadata=stored,
-        created_at=now,
-    )
+        if isinstance(stored, str):
+            stored = json.loads(stored)
+        entry = _entry(
+            entry_id, merchant_id=merchant_id, program_id=program_id, member_id=member_id,
+            kind=kind, points=-points, balance_delta=-points, pending_delta=0,
+            reserved_delta=0, balance_after=balance_after, reference=params["reference"],
+            rule_id=None, reverses_id=None, actor=params["actor"], reason=params["reason"],
+            metadata=stored, created_at=now,
+        )
+        _after_post(entry, pending_points, reserved_points, lifetime_points, lifetime_delta=0)
+    return entry

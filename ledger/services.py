@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,7 +29,7 @@ from loyaltysite.errors import (
 )
 from members.models import Member, Program
 
-from . import _pg
+from . import _pg, hooks
 from .locking import lock_member
 from .models import Entry, Hold, Lot
 
@@ -118,6 +119,13 @@ def _post(
         member.last_activity_at = now
         fields["last_activity_at"] = now
     Member._base_manager.filter(pk=member.pk).update(**fields)
+    if hooks.active():
+        hooks.after_post(hooks.Posted(
+            entry=entry, member_id=member.pk, merchant_id=member.merchant_id,
+            program_id=member.program_id, balance=member.balance,
+            pending_points=member.pending_points, reserved_points=member.reserved_points,
+            lifetime_points=member.lifetime_points, lifetime_delta=lifetime_delta,
+        ))
     return entry
 
 
@@ -209,14 +217,16 @@ def points_credit(
     _check_points(points)
     now = clock.now()
     if _pg.available():
-        entry = _pg.credit(
-            member_id=member.pk, points=points, now=now, actor=_actor(actor), reason=reason,
-            reference=reference, pending_days=pending_days, expires_at=expires_at,
-            rule_id=rule_id, metadata=metadata, require_active=require_active,
-            lifetime=lifetime,
-        )
-        if entry is not None:
-            return entry
+        # One statement commits by itself; hooks need the posting's transaction around them.
+        with transaction.atomic() if hooks.active() else nullcontext():
+            entry = _pg.credit(
+                member_id=member.pk, points=points, now=now, actor=_actor(actor),
+                reason=reason, reference=reference, pending_days=pending_days,
+                expires_at=expires_at, rule_id=rule_id, metadata=metadata,
+                require_active=require_active, lifetime=lifetime,
+            )
+            if entry is not None:
+                return entry
     with transaction.atomic():
         return _credit_orm(
             member=member, points=points, now=now, actor=actor, reason=reason,

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "tiers",
     "rewards",
     "referrals",
+    "events",
 ]
 
 MIDDLEWARE = [

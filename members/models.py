@@ -17,12 +17,19 @@ from django.db.models import Q
 from django_scopes import ScopedManager
 from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
 
+from loyaltysite.formatting import card_id_display
+
 CARD_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 CARD_ID_LENGTH = 16  # 80 bits of randomness
 
 
 def new_card_id() -> str:
     return "".join(secrets.choice(CARD_ALPHABET) for _ in range(CARD_ID_LENGTH))
+
+
+def card_id_is_valid(value: str) -> bool:
+    """Whether a normalized card id could exist (the right length and alphabet)."""
+    return len(value) == CARD_ID_LENGTH and all(c in CARD_ALPHABET for c in value)
 
 
 def normalize_card_id(value: str) -> str:
@@ -207,6 +214,9 @@ class Member(models.Model):
         "tiers.Tier", null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
     )
     streak = models.PositiveIntegerField(default=0)
+    # The number of the member's latest domain event (``events.outbox``): their events carry
+    # 1, 2, 3 ... in commit order.
+    event_sequence = models.PositiveBigIntegerField(default=0, editable=False)
 
     objects = ScopedManager(merchant="merchant")
 
@@ -236,7 +246,7 @@ class Member(models.Model):
 
     @property
     def card_id_display(self) -> str:
-        return "-".join(self.card_id[i : i + 4] for i in range(0, len(self.card_id), 4))
+        return card_id_display(self.card_id)
 
     @property
     def is_active(self) -> bool:

@@ -6,8 +6,9 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from loyaltysite.errors import MemberNotFound, NotFound
+from loyaltysite.ids import is_ascii_digits, parse_id
 
-from .models import Member, Merchant, Program, normalize_card_id
+from .models import Member, Merchant, Program, card_id_is_valid, normalize_card_id
 
 
 def program_list(*, merchant: Merchant | int) -> QuerySet[Program]:
@@ -20,11 +21,8 @@ def program_get(*, merchant: Merchant | int, program_id: int | str) -> Program:
     Plain SQL: compiling the ORM query cost more than running it. The merchant condition is in
     the query itself, so another merchant's program is not found, scope or no scope.
     """
-    try:
-        pk = int(program_id)
-    except (ValueError, TypeError):
-        pk = 0
-    if not 0 < pk < 2**63:
+    pk = parse_id(program_id)
+    if pk is None:
         raise NotFound("Program not found.", field="program")
     merchant_id = merchant.pk if isinstance(merchant, Merchant) else int(merchant)
     table = connection.ops.quote_name(Program._meta.db_table)
@@ -59,9 +57,12 @@ def member_get(*, program: Program, ident: int | str, lock: bool = False) -> Mem
     qs = _members(program, lock)
     text = str(ident)
     try:
-        if text.isdigit() and len(text) < 16:
+        if is_ascii_digits(text) and len(text) < 16:
             return qs.get(pk=int(text))
-        return qs.get(card_id=normalize_card_id(text))
+        card_id = normalize_card_id(text)
+        if not card_id_is_valid(card_id):
+            raise Member.DoesNotExist
+        return qs.get(card_id=card_id)
     except Member.DoesNotExist:
         raise MemberNotFound(field="member") from None
 
@@ -78,7 +79,10 @@ def member_find(
         if external_id:
             return qs.get(customer__external_id=external_id)
         if card_id:
-            return qs.get(card_id=normalize_card_id(card_id))
+            normalized = normalize_card_id(card_id)
+            if not card_id_is_valid(normalized):
+                raise Member.DoesNotExist
+            return qs.get(card_id=normalized)
     except Member.DoesNotExist:
         raise MemberNotFound(field="external_id" if external_id else "card_id") from None
     raise MemberNotFound("Name the member by member, external_id or card_id.", field="member")

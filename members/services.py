@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -17,6 +18,7 @@ from loyaltysite.errors import (
     ValidationFailed,
 )
 
+from . import hooks
 from .models import Customer, Member, Merchant, MerchantAPIKey, Program, StaffMembership
 
 # What each role may do, as Django permissions (app_label.codename).
@@ -217,19 +219,25 @@ def member_enrol(
     *,
     program: Program,
     customer: Customer,
+    context: Mapping[str, Any] | None = None,
     clock: Clock = system_clock,
 ) -> Member:
-    """Enrol a customer in a program; a second enrolment is ``MEMBER_ALREADY_ENROLLED``."""
+    """Enrol a customer in a program; a second enrolment is ``MEMBER_ALREADY_ENROLLED``.
+
+    ``context`` goes to the enrolment hooks (``members.hooks``) with the new member.
+    """
     if customer.merchant_id != program.merchant_id:
         raise ValidationFailed("Customer belongs to another merchant.", field="customer")
     try:
         with transaction.atomic():
-            return Member.objects.with_scopes_disabled().create(
+            member = Member.objects.with_scopes_disabled().create(
                 merchant_id=program.merchant_id,
                 program=program,
                 customer=customer,
                 enrolled_at=clock.now(),
             )
+            hooks.member_enrolled(member, context)
+            return member
     except IntegrityError:
         existing = Member.objects.with_scopes_disabled().filter(
             program=program, customer=customer
@@ -249,6 +257,7 @@ def member_enrol_customer(
     email: str = "",
     name: str = "",
     birthday: date | None = None,
+    context: Mapping[str, Any] | None = None,
     clock: Clock = system_clock,
 ) -> Member:
     with transaction.atomic():
@@ -256,7 +265,7 @@ def member_enrol_customer(
             merchant=program.merchant_id, external_id=external_id, email=email, name=name,
             birthday=birthday,
         )
-        return member_enrol(program=program, customer=customer, clock=clock)
+        return member_enrol(program=program, customer=customer, context=context, clock=clock)
 
 
 def member_get_or_enrol(

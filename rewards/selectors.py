@@ -13,6 +13,7 @@ from datetime import datetime
 from django.db.models import Count, Q, QuerySet
 
 from loyaltysite.clock import Clock, system_clock
+from loyaltysite.ids import parse_id
 from members.models import Member, Program
 
 from .errors import RedemptionNotFound, VoucherNotFound
@@ -21,8 +22,7 @@ from .services import reward_unavailable_reason
 
 
 def _as_id(value: int | str) -> int | None:
-    text = str(value)
-    return int(text) if text.isdigit() and len(text) < 19 else None
+    return parse_id(value if isinstance(value, int) else str(value))
 
 
 def reward_list(*, program: Program) -> QuerySet[Reward]:

@@ -13,6 +13,7 @@ from django.utils.dateparse import parse_datetime
 from django_scopes import scopes_disabled
 
 from loyaltysite.errors import RuleNotFound
+from loyaltysite.ids import parse_id
 from members.models import Program
 
 from .config import describe
@@ -28,9 +29,12 @@ def rule_list(*, program: Program) -> QuerySet[EarningRule]:
 
 
 def rule_get(*, program: Program, rule_id: int | str) -> EarningRule:
+    pk = parse_id(rule_id if isinstance(rule_id, int) else str(rule_id))
     try:
-        return rule_list(program=program).get(pk=int(rule_id))
-    except (EarningRule.DoesNotExist, ValueError, TypeError, OverflowError):
+        if pk is None:
+            raise EarningRule.DoesNotExist
+        return rule_list(program=program).get(pk=pk)
+    except EarningRule.DoesNotExist:
         raise RuleNotFound(field="rule") from None
 
 

@@ -1,8 +1,9 @@
-"""Template helpers of the customer portal: the navigation and QR codes.
+"""Template helpers of the customer portal: the navigation, membership panels, QR codes.
 
 Navigation: apps add their portal pages with ``portal_nav_register`` (e.g. from their
 ``AppConfig.ready()``); a link whose URL name does not resolve is left out, so an app can
-register before its page exists.
+register before its page exists. Membership cards: apps add a panel with
+``portal_member_panel_register``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,23 @@ def portal_nav_register(url_name: str, label: str | Promise, *, order: int = 50)
     """Add a link to the portal's main navigation (idempotent per URL name)."""
     if all(name != url_name for name, _label, _order in PORTAL_NAV):
         PORTAL_NAV.append((url_name, label, order))
+
+
+# Templates included in each membership card of the portal's home page, with ``member`` and
+# ``program`` in their context: apps add their piece (tier badge, streak, referral link ...)
+# from ``AppConfig.ready()`` instead of editing the home page.
+PORTAL_MEMBER_PANELS: list[tuple[str, int]] = []
+
+
+def portal_member_panel_register(template_name: str, *, order: int = 50) -> None:
+    """Show ``template_name`` on every membership card (idempotent per template)."""
+    if all(name != template_name for name, _order in PORTAL_MEMBER_PANELS):
+        PORTAL_MEMBER_PANELS.append((template_name, order))
+
+
+@register.simple_tag
+def portal_member_panels() -> list[str]:
+    return [name for name, _order in sorted(PORTAL_MEMBER_PANELS, key=lambda p: p[1])]
 
 
 @register.simple_tag(takes_context=True)

@@ -31,7 +31,7 @@ from loyaltysite.currencies import MINOR_UNITS, quantize_money
 from loyaltysite.errors import CurrencyMismatch, ValidationFailed
 from members.models import Member, Program
 
-from .. import engine, selectors
+from .. import engine, hooks, selectors
 from ..errors import OrderNotFound, RefundExceedsOrder
 from ..models import Order, Refund
 from .common import (
@@ -179,8 +179,10 @@ def order_record(
             occurred_at=facts.at, created_at=now,
         )
         record_awards(member=locked, evaluation=evaluation, entry=entry, now=now, order=order)
-    return OrderResult(order=order, member=with_figures(locked, entry),
-                       evaluation=evaluation, enrolled=enrolled)
+        result = OrderResult(order=order, member=with_figures(locked, entry),
+                             evaluation=evaluation, enrolled=enrolled)
+        hooks.order_recorded(result)
+    return result
 
 
 def _stored_item(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -351,5 +353,6 @@ def order_refund(
             points_returned=returned, entry=reversal.entry if reversal else None,
             reason=reason[:255], actor=actor[:128], created_at=now,
         )
+        hooks.order_refunded(RefundResult(order=order, refund=refund, member=locked))
     member = Member._base_manager.select_related("customer", "tier").get(pk=locked.pk)
     return RefundResult(order=order, refund=refund, member=member)

@@ -26,6 +26,7 @@ pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
 THREADS = 16
 OPS_PER_THREAD = 30
 
+
 def _mixed_writes(member: Member, seed: int) -> Counter:
     """Random credits, debits, reserves (then confirm or release) and signed adjusts.
 
@@ -34,6 +35,11 @@ def _mixed_writes(member: Member, seed: int) -> Counter:
     rng = random.Random(seed)
     done: Counter = Counter()
     holds = []
+    # One debit no balance can cover, whatever the interleaving: a rejection must write nothing.
+    try:
+        services.points_debit(member=member, points=services.MAX_POINTS, actor="t")
+    except InsufficientPoints:
+        done["rejected"] += 1
     for _ in range(OPS_PER_THREAD):
         op = rng.choice(["credit", "credit", "debit", "reserve", "settle", "adjust"])
         points = rng.randint(1, 60)

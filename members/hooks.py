@@ -1,0 +1,30 @@
+"""What other apps hear when a customer is enrolled, inside the enrolment's transaction.
+
+``members`` is a base app and imports none of its consumers (STYLE 1). Tiers place a new
+member on the ladder's first rung, referrals attribute a sign-up to a referral code, and so on,
+by registering here from their ``AppConfig.ready()``. ``context`` carries what the enrolling
+request said beyond the customer's own fields (e.g. ``{"referral_code": "K7QX9M"}``), so an
+API or portal form can pass a consumer's input through without ``members`` knowing it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .models import Member
+
+MemberEnrolled = Callable[["Member", Mapping[str, Any]], None]
+_member_enrolled: list[MemberEnrolled] = []
+
+
+def register_member_enrolled(hook: MemberEnrolled) -> None:
+    """Call ``hook(member, context)`` after every enrolment (idempotent per function)."""
+    if hook not in _member_enrolled:
+        _member_enrolled.append(hook)
+
+
+def member_enrolled(member: Member, context: Mapping[str, Any] | None = None) -> None:
+    for hook in list(_member_enrolled):
+        hook(member, context or {})
