@@ -289,7 +289,9 @@ class ProgramAdmin(MerchantScopedAdmin):
     search_fields = ["name"]
     readonly_fields = ["created_at"]
     fieldsets = [
-        (None, {"fields": ["merchant", "name", "currency", "is_active", "auto_enrol"]}),
+        (None, {"fields": [
+            "merchant", "name", "currency", "time_zone", "is_active", "auto_enrol",
+        ]}),
         (_("Points"), {"fields": [
             "point_name", "point_name_plural", "point_symbol", "earn_rate", "rounding",
             "point_value",

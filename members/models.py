@@ -8,9 +8,13 @@ of leaking another merchant's rows. Per-tenant unique constraints include ``merc
 from __future__ import annotations
 
 import secrets
+from datetime import tzinfo
 from decimal import Decimal
+from functools import cache
+from zoneinfo import ZoneInfo, available_timezones
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -25,6 +29,12 @@ CARD_ID_LENGTH = 16  # 80 bits of randomness
 
 def new_card_id() -> str:
     return "".join(secrets.choice(CARD_ALPHABET) for _ in range(CARD_ID_LENGTH))
+
+
+def validate_time_zone(value: str) -> None:
+    """An IANA time zone name (``Europe/Berlin``), as ``zoneinfo`` knows them."""
+    if value not in available_timezones():
+        raise ValidationError(f"'{value}' is not a known time zone (e.g. Europe/Berlin).")
 
 
 def card_id_is_valid(value: str) -> bool:
@@ -124,6 +134,11 @@ class Program(models.Model):
         default=15, validators=[MinValueValidator(1), MaxValueValidator(7 * 24 * 60)]
     )
     auto_enrol = models.BooleanField(default=True)
+    time_zone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_time_zone],
+        help_text="Where the program's days begin and end (birthdays, streak cycles), "
+        "e.g. Europe/Berlin.",
+    )
     is_active = models.BooleanField(default=True)
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -153,6 +168,16 @@ class Program(models.Model):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+    @property
+    def tz(self) -> tzinfo:
+        """The program's time zone (day boundaries: birthdays, streak cycles)."""
+        return _zone(self.time_zone)
+
+
+@cache
+def _zone(name: str) -> tzinfo:
+    return ZoneInfo(name)
 
 
 class Customer(models.Model):

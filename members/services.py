@@ -8,6 +8,8 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
@@ -130,7 +132,7 @@ PROGRAM_FIELDS = {
     "name", "point_name", "point_name_plural", "point_symbol", "currency", "earn_rate",
     "rounding", "point_value", "expiry_policy", "expiry_months", "expiry_warning_days",
     "pending_days", "min_redeem_points", "max_redeem_percent", "reservation_ttl_minutes",
-    "auto_enrol", "is_active",
+    "auto_enrol", "is_active", "time_zone",
 }
 
 
@@ -139,6 +141,11 @@ def _program_save(program: Program) -> Program:
         with transaction.atomic():
             program.full_clean(exclude=["merchant"], validate_unique=False)
             program.save()
+    except DjangoValidationError as error:
+        field, messages = next(iter(error.message_dict.items()))
+        raise ValidationFailed(
+            messages[0], field=None if field == NON_FIELD_ERRORS else field
+        ) from None
     except IntegrityError:
         raise ValidationFailed(
             "A program with this name already exists.", field="name"

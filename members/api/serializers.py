@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from loyaltysite.currencies import is_currency
-from members.models import Member, Program
+from members.models import Member, Program, validate_time_zone
 
 
 class TierRefOut(serializers.Serializer):
@@ -47,7 +48,7 @@ class ProgramSerializer(serializers.ModelSerializer):
             "id", "name", "point_name", "point_name_plural", "point_symbol", "currency",
             "earn_rate", "rounding", "point_value", "expiry_policy", "expiry_months",
             "expiry_warning_days", "pending_days", "min_redeem_points", "max_redeem_percent",
-            "reservation_ttl_minutes", "auto_enrol", "is_active", "created_at",
+            "reservation_ttl_minutes", "auto_enrol", "time_zone", "is_active", "created_at",
         ]
         read_only_fields = ["id", "created_at"]
         extra_kwargs = {
@@ -67,6 +68,13 @@ class ProgramSerializer(serializers.ModelSerializer):
         value = value.upper()
         if not is_currency(value):
             raise serializers.ValidationError(f"'{value}' is not an ISO 4217 currency code.")
+        return value
+
+    def validate_time_zone(self, value: str) -> str:
+        try:
+            validate_time_zone(value)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages[0]) from None
         return value
 
     def validate_name(self, value: str) -> str:

@@ -19,9 +19,13 @@ def test_emit_outside_a_transaction_is_refused(member):
 
 
 def test_events_of_a_rolled_back_change_are_not_written(member):
-    with pytest.raises(ZeroDivisionError), transaction.atomic():
-        emit("member.test", merchant_id=member.merchant_id, member_id=member.pk, data={})
-        1 / 0  # noqa: B018 - the change fails after the event was written
+    def change_that_fails() -> None:
+        with transaction.atomic():
+            emit("member.test", merchant_id=member.merchant_id, member_id=member.pk, data={})
+            raise ZeroDivisionError  # the change fails after the event was written
+
+    with pytest.raises(ZeroDivisionError):
+        change_that_fails()
     assert not OutboxEvent.objects.exists()
     assert Member.objects.get(pk=member.pk).event_sequence == 0
 

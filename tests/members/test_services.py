@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django_scopes import ScopeError, scope
 
-from loyaltysite.errors import InvalidTransition, MemberAlreadyEnrolled
+from loyaltysite.errors import InvalidTransition, MemberAlreadyEnrolled, ValidationFailed
 from members.models import CARD_ALPHABET, Customer, Member, StaffMembership, normalize_card_id
 from members.services import (
     customer_get_or_create,
@@ -13,6 +13,7 @@ from members.services import (
     member_enrol_customer,
     member_get_or_enrol,
     member_set_status,
+    program_create,
     staff_attach,
 )
 
@@ -117,3 +118,15 @@ def test_a_query_outside_any_merchant_scope_raises(member):
         assert list(Member.objects.all()) == [member]
     with scope(merchant=member.merchant_id + 1000):
         assert list(Member.objects.all()) == []
+
+
+def test_a_program_refuses_an_unknown_time_zone(merchant):
+    with pytest.raises(ValidationFailed) as refused:
+        program_create(merchant=merchant, name="Zoned", currency="EUR", time_zone="Mars/Base")
+    assert refused.value.field == "time_zone"
+
+
+def test_a_program_keeps_its_time_zone(merchant):
+    program = program_create(merchant=merchant, name="Zoned", currency="EUR",
+                             time_zone="Europe/Berlin")
+    assert str(program.tz) == "Europe/Berlin"
