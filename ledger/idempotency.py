@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -104,42 +104,81 @@ def run_idempotent(
     *,
     merchant_id: int,
     program_id: int | None,
-    key: str,
     request_fingerprint: str,
     run: Callable[[], tuple[int, Any]],
+    key: str | None = None,
+    keys: Sequence[str] = (),
     clock: Clock = system_clock,
 ) -> Outcome:
-    """Run ``run`` once per key: claim the key, run, store the outcome, in one transaction.
+    """Run ``run`` once per key: claim the keys, run, store the outcome, in one transaction.
+
+    ``keys`` (and ``key``) are every key the request carries: the client's ``Idempotency-Key``
+    and the write's natural key (``order:<order id>``). They are claimed in sorted order (two
+    requests sharing two keys can never wait on each other in a cycle). When one was claimed
+    by an earlier request, that request's outcome is the answer (or ``IDEMPOTENCY_CONFLICT``
+    when its request differed), and it is stored under this request's other keys too, so a
+    retry with any of them replays the same thing.
 
     A business rejection rolls the whole attempt back (whatever ``run`` wrote before it refused)
-    and is then recorded as the key's outcome in a transaction of its own; if another request
-    claimed the key in between, that one's outcome is the answer. No savepoints: the hot path
-    is BEGIN, the claim, the work, the outcome, COMMIT.
+    and is then recorded as the keys' outcome in a transaction of its own; if another request
+    claimed a key in between, that one's outcome is the answer. No savepoints: the hot path is
+    BEGIN, the claims, the work, the outcome, COMMIT.
     """
-    scoped_key = f"{program_id or '-'}:{key}"
-    ident = {"merchant_id": merchant_id, "key": scoped_key,
-             "request_fingerprint": request_fingerprint}
+    names = sorted({f"{program_id or '-'}:{k}" for k in (*keys, *([key] if key else []))})
+    if not names:
+        raise ValueError("run_idempotent needs at least one key")
+    common = {"merchant_id": merchant_id, "program_id": program_id,
+              "request_fingerprint": request_fingerprint}
     try:
         with transaction.atomic():
-            record = _claim(program_id=program_id, now=clock.now(), **ident)
-            if record is None:
-                return _replay(**ident)
+            claimed, earlier = _claim_all(names, now=clock.now(), **common)
+            if earlier is not None:
+                _store(claimed, earlier.status, earlier.body)
+                return earlier
             try:
                 status, body = run()
             except LoyaltyError as error:
                 if error.status == 400:
                     raise
                 raise _Refused(error) from error
-            IdempotencyKey._base_manager.filter(pk=record.pk).update(
-                status_code=status, response_body=body
-            )
+            _store(claimed, status, body)
             return Outcome(status, body)
     except _Refused as refused:
         status, body = refused.error.status, refused.error.as_problem()
     with transaction.atomic():
-        if _claim(program_id=program_id, now=clock.now(), status=status, body=body, **ident):
-            return Outcome(status, body)
-        return _replay(**ident)
+        claimed, earlier = _claim_all(names, now=clock.now(), status=status, body=body, **common)
+        if earlier is not None:
+            _store(claimed, earlier.status, earlier.body)
+            return earlier
+        return Outcome(status, body)
+
+
+def _claim_all(names: list[str], *, merchant_id: int, program_id: int | None,
+               request_fingerprint: str, now, status: int | None = None,
+               body: Any = None) -> tuple[list[IdempotencyKey], Outcome | None]:
+    """Claim each key in order; stop at the first one an earlier request holds.
+
+    Returns the records claimed here and, when a key was taken, that key's replayed outcome
+    (``IDEMPOTENCY_CONFLICT`` or ``IDEMPOTENCY_IN_PROGRESS`` raise, rolling the claims back).
+    """
+    claimed: list[IdempotencyKey] = []
+    for name in names:
+        record = _claim(merchant_id=merchant_id, program_id=program_id, key=name,
+                        request_fingerprint=request_fingerprint, now=now, status=status,
+                        body=body)
+        if record is None:
+            return claimed, _replay(merchant_id=merchant_id, key=name,
+                                    request_fingerprint=request_fingerprint)
+        claimed.append(record)
+    return claimed, None
+
+
+def _store(records: list[IdempotencyKey], status: int, body: Any) -> None:
+    pending = [r.pk for r in records if r.status_code is None]
+    if pending:
+        IdempotencyKey._base_manager.filter(pk__in=pending).update(
+            status_code=status, response_body=body
+        )
 
 
 def purge_expired_keys(*, clock: Clock = system_clock, batch_size: int = 1000) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from contextlib import ExitStack
 from typing import Any
 
@@ -20,6 +21,8 @@ from members.selectors import member_get, program_get
 
 from .exceptions import PROBLEM_CONTENT_TYPE
 from .prototypes import prototype
+
+_KEY = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     name="Idempotency-Key",
@@ -78,23 +81,20 @@ class MerchantApi(APIView):
     def idempotent(
         self, run, *, program: Program | None = None, key: str | None = None
     ) -> Response:
-        """Run a write under the request's ``Idempotency-Key`` (or a natural ``key``).
+        """Run a write under the request's ``Idempotency-Key`` and its natural ``key``.
 
-        ``run`` returns ``(status, body)``; the response replays the first outcome.
+        Both apply when both are given (an order id and the client's key): the same key with
+        the same request replays the first outcome, with another request it is
+        ``IDEMPOTENCY_CONFLICT``. ``run`` returns ``(status, body)``.
         """
-        key = key or self.request.headers.get("Idempotency-Key")
-        if not key:
+        keys = [k for k in (self.idempotency_key(), key) if k]
+        if not keys:
             status, body = run()
             return self._respond(status, body)
-        if len(key) > MAX_KEY_LENGTH:
-            raise ValidationFailed(
-                f"Idempotency-Key is limited to {MAX_KEY_LENGTH} characters.",
-                field="Idempotency-Key",
-            )
         outcome = run_idempotent(
             merchant_id=self.merchant_id,
             program_id=program.pk if program else None,
-            key=key,
+            keys=keys,
             request_fingerprint=fingerprint(
                 self.request.method, self.request.path, self.request.data
             ),
@@ -104,6 +104,18 @@ class MerchantApi(APIView):
         if outcome.replayed:
             response["Idempotent-Replayed"] = "true"
         return response
+
+    def idempotency_key(self) -> str | None:
+        """The ``Idempotency-Key`` header, checked: 1-200 printable ASCII characters."""
+        key = self.request.headers.get("Idempotency-Key")
+        if key is None:
+            return None
+        if not 0 < len(key) <= MAX_KEY_LENGTH or not _KEY.fullmatch(key):
+            raise ValidationFailed(
+                f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters.",
+                field="Idempotency-Key",
+            )
+        return key
 
     @staticmethod
     def _respond(status: int, body: Any) -> Response:
