@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from ledger.models import Entry
 from ledger.services import MAX_POINTS
+from loyaltysite.api import fields
 from members.api.serializers import MemberOut
 
 
@@ -17,15 +18,15 @@ class EntryOut(serializers.ModelSerializer):
 
 
 class EarnIn(serializers.Serializer):
-    points = serializers.IntegerField(min_value=1, max_value=MAX_POINTS)
-    reason = serializers.CharField(max_length=255)
-    reference = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    points = fields.Integer(min_value=1, max_value=MAX_POINTS)
+    reason = fields.Text(max_length=255)
+    reference = fields.Text(max_length=128, required=False, allow_blank=True, default="")
 
 
 class AdjustIn(serializers.Serializer):
-    points = serializers.IntegerField(min_value=-MAX_POINTS, max_value=MAX_POINTS)
-    reason = serializers.CharField(max_length=255)
-    reference = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    points = fields.Integer(min_value=-MAX_POINTS, max_value=MAX_POINTS)
+    reason = fields.Text(max_length=255)
+    reference = fields.Text(max_length=128, required=False, allow_blank=True, default="")
 
     def validate_points(self, value: int) -> int:
         if value == 0:

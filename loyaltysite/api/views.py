@@ -15,11 +15,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ledger.idempotency import MAX_KEY_LENGTH, fingerprint, run_idempotent
-from loyaltysite.errors import ValidationFailed
+from loyaltysite.errors import NotFound, ValidationFailed
 from members.models import Member, Program
 from members.selectors import member_get, program_get
 
 from .exceptions import PROBLEM_CONTENT_TYPE
+from .parsers import storable_text
 from .prototypes import prototype
 
 _KEY = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
@@ -58,6 +59,21 @@ def validated(serializer_class: type[serializers.Serializer], data: Any, **kwarg
     return value
 
 
+def _check_request_text(request: Request, path_values: dict[str, Any]) -> None:
+    """No path segment or query value with a NUL or invalid Unicode reaches a query.
+
+    A path value that cannot be stored cannot name anything that exists: 404, as for any id
+    that does not exist. A query value: 400 naming the parameter.
+    """
+    for value in path_values.values():
+        if isinstance(value, str) and not storable_text(value):
+            raise NotFound()
+    for name, values in request.query_params.lists():
+        if not storable_text(name) or not all(storable_text(v) for v in values):
+            raise ValidationFailed("Query values must not contain NUL or invalid characters.",
+                                   field=name if storable_text(name) else "query")
+
+
 class MerchantApi(APIView):
     """Authenticated by a merchant's API key; everything runs in that merchant's scope."""
 
@@ -69,6 +85,7 @@ class MerchantApi(APIView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         self._scope_stack.enter_context(scope(merchant=self.merchant_id))
+        _check_request_text(request, kwargs)
 
     @property
     def merchant_id(self) -> int:

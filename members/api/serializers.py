@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
 from rest_framework import serializers
 
+from loyaltysite.api import fields
 from loyaltysite.currencies import is_currency
 from members.models import Member, Program, validate_time_zone
 
@@ -31,16 +33,27 @@ class MemberOut(serializers.ModelSerializer):
 
 
 class MemberEnrolIn(serializers.Serializer):
-    external_id = serializers.CharField(max_length=128)
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    birthday = serializers.DateField(required=False, allow_null=True, default=None)
+    external_id = fields.Text(max_length=128)
+    email = fields.Email(required=False, allow_blank=True, default="")
+    name = fields.Text(max_length=200, required=False, allow_blank=True, default="")
+    birthday = fields.Date(required=False, allow_null=True, default=None)
 
 
 class ProgramSerializer(serializers.ModelSerializer):
     """Programs are plain configuration: one serializer reads and writes them."""
 
-    currency = serializers.CharField(min_length=3, max_length=3)
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: fields.Text,
+        models.BooleanField: fields.Boolean,
+        models.DecimalField: fields.DecimalString,
+        models.PositiveIntegerField: fields.Integer,
+        models.PositiveSmallIntegerField: fields.Integer,
+        models.IntegerField: fields.Integer,
+        models.DateTimeField: fields.DateTime,
+    }
+
+    currency = fields.Text(min_length=3, max_length=3)
 
     class Meta:
         model = Program

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from ledger.services import MAX_POINTS
+from loyaltysite.api import fields
 from loyaltysite.api.prototypes import render
 from rewards.models import Redemption, Reward, Voucher
 from rewards.services import max_points_for_order
@@ -33,23 +34,23 @@ class RewardOut(serializers.ModelSerializer):
 class RewardIn(serializers.Serializer):
     """Create takes ``name`` and ``points_cost``; everything else has a default."""
 
-    name = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
-    image_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
-    points_cost = serializers.IntegerField(min_value=1, max_value=MAX_POINTS)
+    name = fields.Text(max_length=200)
+    description = fields.Text(required=False, allow_blank=True, max_length=5000)
+    image_url = fields.Url(required=False, allow_blank=True, max_length=500)
+    points_cost = fields.Integer(min_value=1, max_value=MAX_POINTS)
     kind = serializers.ChoiceField(choices=Reward.Kind.choices, required=False)
-    value = serializers.DecimalField(required=False, min_value=0, **MONEY)
-    stock = serializers.IntegerField(
+    value = fields.DecimalString(required=False, min_value=0, **MONEY)
+    stock = fields.Integer(
         required=False, allow_null=True, min_value=0, max_value=MAX_POINTS
     )
-    per_member_limit = serializers.IntegerField(
+    per_member_limit = fields.Integer(
         required=False, allow_null=True, min_value=1, max_value=MAX_POINTS
     )
-    min_tier = serializers.IntegerField(required=False, allow_null=True, min_value=1)
-    starts_at = serializers.DateTimeField(required=False, allow_null=True)
-    ends_at = serializers.DateTimeField(required=False, allow_null=True)
-    is_active = serializers.BooleanField(required=False)
-    voucher_valid_days = serializers.IntegerField(
+    min_tier = fields.Integer(required=False, allow_null=True, min_value=1)
+    starts_at = fields.DateTime(required=False, allow_null=True)
+    ends_at = fields.DateTime(required=False, allow_null=True)
+    is_active = fields.Boolean(required=False)
+    voucher_valid_days = fields.Integer(
         required=False, allow_null=True, min_value=1, max_value=3650
     )
 
@@ -110,14 +111,14 @@ class RedemptionIn(serializers.Serializer):
     """Name the member by ``member`` (id or card id), ``external_id`` or ``card_id``; redeem
     a ``reward``, or ``points`` as a discount on an order of ``order_amount``."""
 
-    member = serializers.CharField(required=False, max_length=40)
-    external_id = serializers.CharField(required=False, max_length=128)
-    card_id = serializers.CharField(required=False, max_length=40)
-    reward = serializers.IntegerField(required=False, min_value=1)
-    points = serializers.IntegerField(required=False, min_value=1, max_value=MAX_POINTS)
-    order_amount = serializers.DecimalField(required=False, min_value=0, **MONEY)
-    currency = serializers.CharField(required=False, min_length=3, max_length=3)
-    order_id = serializers.CharField(required=False, max_length=128)
+    member = fields.Text(required=False, max_length=40)
+    external_id = fields.Text(required=False, max_length=128)
+    card_id = fields.Text(required=False, max_length=40)
+    reward = fields.Integer(required=False, min_value=1)
+    points = fields.Integer(required=False, min_value=1, max_value=MAX_POINTS)
+    order_amount = fields.DecimalString(required=False, min_value=0, **MONEY)
+    currency = fields.Text(required=False, min_length=3, max_length=3)
+    order_id = fields.Text(required=False, max_length=128)
 
     def validate(self, attrs: dict) -> dict:
         if not any(attrs.get(k) for k in ("member", "external_id", "card_id")):
@@ -156,7 +157,7 @@ class RedemptionValidateOut(serializers.Serializer):
 
 
 class RedemptionConfirmIn(serializers.Serializer):
-    order_id = serializers.CharField(required=False, max_length=128)
+    order_id = fields.Text(required=False, max_length=128)
 
 
 class EmptyIn(serializers.Serializer):
@@ -178,4 +179,4 @@ class VoucherOut(serializers.ModelSerializer):
 
 
 class VoucherUseIn(serializers.Serializer):
-    reference = serializers.CharField(required=False, allow_blank=True, max_length=128)
+    reference = fields.Text(required=False, allow_blank=True, max_length=128)

@@ -9,6 +9,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from loyaltysite.api import fields
 from loyaltysite.currencies import is_currency
 from members.api.serializers import MemberOut
 
@@ -32,7 +33,7 @@ class StrictSerializer(serializers.Serializer):
 
 
 def Money(**kwargs: Any) -> serializers.DecimalField:  # noqa: N802 - a field factory
-    return serializers.DecimalField(
+    return fields.DecimalString(
         max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, coerce_to_string=True, **kwargs
     )
 
@@ -40,9 +41,9 @@ def Money(**kwargs: Any) -> serializers.DecimalField:  # noqa: N802 - a field fa
 class CustomerIn(StrictSerializer):
     """Names the customer by exactly one of member (id or card), card_id, external_id."""
 
-    member = serializers.CharField(max_length=32, required=False)
-    card_id = serializers.CharField(max_length=40, required=False)
-    external_id = serializers.CharField(max_length=128, required=False)
+    member = fields.Text(max_length=32, required=False)
+    card_id = fields.Text(max_length=40, required=False)
+    external_id = fields.Text(max_length=128, required=False)
 
     customer_required = True
 
@@ -71,18 +72,18 @@ def _currency(value: str) -> str:
 
 
 class ItemIn(StrictSerializer):
-    sku = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    category = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
+    sku = fields.Text(max_length=64, required=False, allow_blank=True, default="")
+    category = fields.Text(max_length=64, required=False, allow_blank=True, default="")
+    quantity = fields.Integer(min_value=1, max_value=1_000_000)
     price = Money(min_value=Decimal(0))
 
 
 class OrderBodyIn(CustomerIn):
     amount = Money()
-    currency = serializers.CharField(min_length=3, max_length=3)
+    currency = fields.Text(min_length=3, max_length=3)
     points_discount = Money(required=False, default=Decimal(0), min_value=Decimal(0))
     items = ItemIn(many=True, required=False, default=list, max_length=MAX_ITEMS)
-    occurred_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    occurred_at = fields.DateTime(required=False, allow_null=True, default=None)
 
     validate_currency = staticmethod(_currency)
 
@@ -93,7 +94,7 @@ class OrderBodyIn(CustomerIn):
 
 
 class OrderIn(OrderBodyIn):
-    order_id = serializers.CharField(max_length=128)
+    order_id = fields.Text(max_length=128)
 
 
 class PreviewIn(OrderBodyIn):
@@ -101,16 +102,16 @@ class PreviewIn(OrderBodyIn):
 
 
 class RefundItemIn(StrictSerializer):
-    sku = serializers.CharField(max_length=64)
-    quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
+    sku = fields.Text(max_length=64)
+    quantity = fields.Integer(min_value=1, max_value=1_000_000)
 
 
 class RefundIn(StrictSerializer):
     amount = Money(required=False)
     items = RefundItemIn(many=True, required=False, min_length=1, max_length=MAX_ITEMS)
-    currency = serializers.CharField(min_length=3, max_length=3, required=False)
-    reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
-    refund_id = serializers.CharField(
+    currency = fields.Text(min_length=3, max_length=3, required=False)
+    reason = fields.Text(max_length=255, required=False, allow_blank=True, default="")
+    refund_id = fields.Text(
         max_length=128, required=False,
         help_text="Your refund's id: makes the call idempotent without an Idempotency-Key.",
     )
@@ -129,13 +130,13 @@ class RefundIn(StrictSerializer):
 
 
 class EventIn(CustomerIn):
-    type = serializers.RegexField(EVENT_TYPE_RE.pattern, max_length=64)
-    event_id = serializers.CharField(max_length=128, required=False, default="")
-    outcome = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    status = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    scope = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    type = fields.Pattern(EVENT_TYPE_RE.pattern, max_length=64)
+    event_id = fields.Text(max_length=128, required=False, default="")
+    outcome = fields.Text(max_length=64, required=False, allow_blank=True, default="")
+    status = fields.Text(max_length=64, required=False, allow_blank=True, default="")
+    scope = fields.Text(max_length=128, required=False, allow_blank=True, default="")
     metadata = serializers.DictField(required=False, default=dict)
-    occurred_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    occurred_at = fields.DateTime(required=False, allow_null=True, default=None)
 
     def validate_metadata(self, value: dict[str, Any]) -> dict[str, Any]:
         if len(json.dumps(value, default=str)) > MAX_METADATA_BYTES:
@@ -144,21 +145,21 @@ class EventIn(CustomerIn):
 
 
 class RuleIn(StrictSerializer):
-    name = serializers.CharField(max_length=200)
+    name = fields.Text(max_length=200)
     kind = serializers.ChoiceField(choices=EarningRule.Kind.choices)
-    description = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    is_active = serializers.BooleanField(required=False)
-    starts_at = serializers.DateTimeField(required=False, allow_null=True)
-    ends_at = serializers.DateTimeField(required=False, allow_null=True)
-    priority = serializers.IntegerField(required=False, min_value=-1_000_000, max_value=1_000_000)
-    stackable = serializers.BooleanField(required=False)
-    max_per_member = serializers.IntegerField(
+    description = fields.Text(max_length=255, required=False, allow_blank=True)
+    is_active = fields.Boolean(required=False)
+    starts_at = fields.DateTime(required=False, allow_null=True)
+    ends_at = fields.DateTime(required=False, allow_null=True)
+    priority = fields.Integer(required=False, min_value=-1_000_000, max_value=1_000_000)
+    stackable = fields.Boolean(required=False)
+    max_per_member = fields.Integer(
         required=False, allow_null=True, min_value=1, max_value=1_000_000_000
     )
-    cooldown_hours = serializers.IntegerField(
+    cooldown_hours = fields.Integer(
         required=False, allow_null=True, min_value=1, max_value=24 * 366 * 10
     )
-    budget_points = serializers.IntegerField(
+    budget_points = fields.Integer(
         required=False, allow_null=True, min_value=1, max_value=10**15
     )
     config = serializers.JSONField(

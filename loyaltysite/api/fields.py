@@ -1,0 +1,171 @@
+"""Input fields that accept exactly what the OpenAPI schema says, and nothing else.
+
+DRF's own fields are lenient in ways a schema cannot describe and a generated client cannot
+rely on: ``IntegerField`` takes ``"12"``, ``12.0`` and Arabic-Indic ``"١٢"``; ``DecimalField``
+takes ``"١٢"``, ``"1e3"`` and a JSON float; ``CharField`` takes ``"   "`` and then calls it blank.
+These fields refuse all of that with a 400 naming the field, and their schema (see
+``loyaltysite.api.schema``) says exactly what they accept:
+
+* :class:`Integer`: a JSON integer (not a string, a float or a boolean), within its bounds.
+* :class:`DecimalString`: a JSON string of ASCII digits with an optional fraction
+  (``"30.50"``): no sign unless negatives are allowed, no exponent, no spaces, no empty string.
+  Money is sent as a string so that no client ever rounds it through a binary float.
+* :class:`Text`: a string; when blanks are not allowed it must hold a character that is not
+  white space (schema: ``pattern: \\S``), so what the schema accepts the server accepts.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from django.core.validators import RegexValidator
+from rest_framework import serializers
+
+
+class Integer(serializers.IntegerField):
+    default_error_messages = {"invalid": "A JSON integer is required."}
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class DecimalString(serializers.DecimalField):
+    """A decimal number written as a JSON string of ASCII digits (``"30.50"``)."""
+
+    default_error_messages = {
+        "invalid": "A decimal number written as a string of digits is required, e.g. \"30.50\".",
+    }
+
+    def __init__(self, *, max_digits: int, decimal_places: int, allow_negative: bool = False,
+                 **kwargs: Any) -> None:
+        kwargs.setdefault("coerce_to_string", True)
+        if not allow_negative:
+            kwargs.setdefault("min_value", Decimal(0))
+        super().__init__(max_digits=max_digits, decimal_places=decimal_places, **kwargs)
+        self.allow_negative = allow_negative
+        whole = max_digits - decimal_places
+        self.pattern = (
+            f"^{'-?' if allow_negative else ''}[0-9]{{1,{whole}}}"
+            + (f"(\\.[0-9]{{1,{decimal_places}}})?$" if decimal_places else "$")
+        )
+        self._regex = re.compile(self.pattern)
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if not isinstance(data, str) or not self._regex.fullmatch(data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+NOT_BLANK = r"\S"
+
+
+class Text(serializers.CharField):
+    """A string, taken as sent (lengths count what was sent); unless ``allow_blank``, one with
+    at least one character that is not white space."""
+
+    default_error_messages = {
+        "invalid": "A string is required.",
+        "blank": "This field may not be blank.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+        if not self.allow_blank:
+            self.validators.append(RegexValidator(NOT_BLANK, self.error_messages["blank"],
+                                                  code="blank"))
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class Pattern(serializers.RegexField):
+    """A string matching ``regex`` in full, taken as sent."""
+
+    default_error_messages = {"invalid": "This value does not have the required format."}
+
+    def __init__(self, regex: str, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(regex, **kwargs)
+        self.pattern = regex
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class Boolean(serializers.BooleanField):
+    """JSON ``true`` or ``false`` only (DRF also takes ``"yes"``, ``1`` and ``"on"``)."""
+
+    default_error_messages = {"invalid": "A JSON boolean (true or false) is required."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+# RFC 3339 (what OpenAPI's ``date-time`` format means): a date, "T", a time, an offset.
+RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+class DateTime(serializers.DateTimeField):
+    """An RFC 3339 date-time with its offset (``2026-03-01T09:30:00Z``); no naive times."""
+
+    default_error_messages = {
+        "invalid": "An RFC 3339 date-time with an offset is required, e.g. 2026-03-01T09:30:00Z.",
+    }
+
+    def to_internal_value(self, value: Any):
+        if not isinstance(value, str) or not RFC3339.fullmatch(value):
+            self.fail("invalid")
+        try:
+            return super().to_internal_value(value)
+        except (OverflowError, ValueError):  # a year out of range once shifted by its offset
+            self.fail("invalid")
+
+
+# What the schema calls an e-mail address, and exactly what the server takes: one "@", no
+# white space, a dot in the domain. Stricter checks would refuse addresses the schema allows.
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+class Email(Pattern):
+    default_error_messages = {"invalid": "An e-mail address is required."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 254)
+        super().__init__(EMAIL_PATTERN, **kwargs)
+
+
+URL_PATTERN = r"^https?://[^\s/?#]+[^\s]*$"
+
+
+class Url(Pattern):
+    default_error_messages = {"invalid": "An http or https URL is required."}
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(URL_PATTERN, **kwargs)
+
+
+DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class Date(serializers.DateField):
+    """An ISO 8601 calendar date (``1990-04-21``)."""
+
+    default_error_messages = {"invalid": "A date is required, e.g. 1990-04-21."}
+
+    def to_internal_value(self, value: Any):
+        if not isinstance(value, str) or not DATE.fullmatch(value):
+            self.fail("invalid")
+        return super().to_internal_value(value)
