@@ -40,12 +40,14 @@ def recreate_app_database(db_name: str) -> None:
     )
 
 
-def serve(db_name: str, port: int, *gunicorn_args: str) -> subprocess.Popen:
+def serve(db_name: str, port: int, *gunicorn_args: str,
+          env: dict[str, str] | None = None) -> subprocess.Popen:
     """Start gunicorn on 127.0.0.1:``port`` and wait until /healthz answers."""
     server = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "gunicorn"), "loyaltysite.wsgi",
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning", *gunicorn_args],
-        cwd=ROOT, env=app_env(db_name), start_new_session=True, stdout=subprocess.DEVNULL,
+        cwd=ROOT, env=env or app_env(db_name), start_new_session=True,
+        stdout=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

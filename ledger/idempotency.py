@@ -3,8 +3,9 @@
 The key row is inserted in the same transaction as the write it guards. A second request with
 the same key blocks on the first one's uncommitted insert (PostgreSQL's unique index does the
 waiting), then finds the finished row and replays it: one key applies once, however many
-requests race. A business rejection (any ``LoyaltyError`` with a status other than 400) is an
-outcome and is kept; a malformed request (400) rolls everything back, key included.
+requests race. A business rejection (``INSUFFICIENT_POINTS``...) is an outcome and is kept; bad
+input (a 400, or a value a rule refuses: ``LoyaltyError.bad_input``) rolls everything back, key
+included, so the corrected request can be sent again under the same key.
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ def run_idempotent(
             try:
                 status, body = run()
             except LoyaltyError as error:
-                if error.status == 400:
+                if error.bad_input:
                     raise
                 raise _Refused(error) from error
             _store(claimed, status, body)

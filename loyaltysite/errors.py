@@ -11,6 +11,9 @@ class LoyaltyError(Exception):
     code = "VALIDATION_ERROR"
     status = 400
     title = "Invalid request."
+    # Bad input (malformed, or a value a rule refuses) is not an outcome an idempotency key
+    # keeps: the client fixes the request and sends it again under the same key.
+    bad_input = True
 
     def __init__(self, detail: str | None = None, *, field: str | None = None, **extra: object):
         self.detail = detail or self.title
@@ -42,14 +45,17 @@ class RequestTooLarge(LoyaltyError):
 
 class AuthenticationFailed(LoyaltyError):
     code, status, title = "AUTHENTICATION_FAILED", 401, "Authentication failed."
+    bad_input = False
 
 
 class PermissionDenied(LoyaltyError):
     code, status, title = "PERMISSION_DENIED", 403, "Permission denied."
+    bad_input = False
 
 
 class NotFound(LoyaltyError):
     code, status, title = "NOT_FOUND", 404, "Not found."
+    bad_input = False
 
 
 class MemberNotFound(NotFound):
@@ -70,6 +76,7 @@ class RewardNotFound(NotFound):
 
 class Conflict(LoyaltyError):
     code, status, title = "CONFLICT", 409, "Conflict."
+    bad_input = False
 
 
 class MemberAlreadyEnrolled(Conflict):
@@ -80,16 +87,31 @@ class DuplicateReferral(Conflict):
     code, title = "DUPLICATE_REFERRAL", "This customer has already been referred."
 
 
+class NameTaken(Conflict):
+    code, title = "NAME_TAKEN", "The name is already in use."
+
+
 class IdempotencyInProgress(Conflict):
     code, title = "IDEMPOTENCY_IN_PROGRESS", "A request with this idempotency key is in progress."
 
 
 class RedemptionExpired(LoyaltyError):
     code, status, title = "REDEMPTION_EXPIRED", 410, "The reservation has expired."
+    bad_input = False
 
 
 class Unprocessable(LoyaltyError):
     code, status, title = "UNPROCESSABLE", 422, "The request cannot be carried out."
+    bad_input = False
+
+
+class InvalidValue(Unprocessable):
+    """A value the schema allows that a rule of the operation refuses: an amount of zero, a
+    date no one can mean, more decimal places than the currency has, items that do not add
+    up. (A value the schema itself refuses is a 400 ``VALIDATION_ERROR``.)"""
+
+    code, title = "INVALID_VALUE", "A value is well-formed but not acceptable here."
+    bad_input = True
 
 
 class InsufficientPoints(Unprocessable):
@@ -125,7 +147,9 @@ class InvalidTransition(Unprocessable):
 
 class ReferralLimitExceeded(LoyaltyError):
     code, status, title = "REFERRAL_LIMIT_EXCEEDED", 429, "Too many referrals in this period."
+    bad_input = False
 
 
 class RateLimited(LoyaltyError):
     code, status, title = "RATE_LIMITED", 429, "Too many requests."
+    bad_input = False

@@ -597,13 +597,16 @@ class MemberAdmin(MerchantScopedAdmin):
 class MerchantAPIKeyAdmin(MerchantScopedAdmin):
     """Owners create keys (the raw key is shown once), make them read-only, revoke them."""
 
-    list_display = ["name", "prefix", "read_only", "revoked", "created", "expiry_date"]
+    list_display = [
+        "name", "prefix", "read_only", "rate_limit_per_minute", "revoked", "created",
+        "expiry_date",
+    ]
     list_filter = ["read_only", "revoked"]
     search_fields = ["name", "prefix"]
     actions = ["revoke_keys"]
 
     def get_fieldsets(self, request, obj=None):
-        fields = ["merchant", "name", "read_only", "expiry_date"]
+        fields = ["merchant", "name", "read_only", "rate_limit_per_minute", "expiry_date"]
         if obj is not None:
             fields += ["prefix", "revoked", "created"]
         return self.scope_fieldsets(request, [(None, {"fields": fields})])
@@ -622,7 +625,8 @@ class MerchantAPIKeyAdmin(MerchantScopedAdmin):
             return
         self.assign_merchant(request, obj, form)
         key, raw = api_key_create(
-            merchant=obj.merchant, name=obj.name, read_only=obj.read_only
+            merchant=obj.merchant, name=obj.name, read_only=obj.read_only,
+            rate_limit_per_minute=obj.rate_limit_per_minute,
         )
         if obj.expiry_date:
             MerchantAPIKey.objects.with_scopes_disabled().filter(pk=key.pk).update(

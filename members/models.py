@@ -283,6 +283,10 @@ class MerchantAPIKey(AbstractAPIKey):
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="api_keys")
     read_only = models.BooleanField(default=False)
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(1_000_000)],
+        help_text="Requests per minute this key may make; empty: the platform's default.",
+    )
 
     objects = ScopedManager(merchant="merchant", _manager_class=APIKeyManager)
 

@@ -17,6 +17,7 @@ from loyaltysite.clock import Clock, system_clock
 from loyaltysite.errors import (
     InvalidTransition,
     MemberAlreadyEnrolled,
+    NameTaken,
     ValidationFailed,
 )
 
@@ -120,11 +121,13 @@ def merchant_create(
 
 
 def api_key_create(
-    *, merchant: Merchant, name: str, read_only: bool = False
+    *, merchant: Merchant, name: str, read_only: bool = False,
+    rate_limit_per_minute: int | None = None,
 ) -> tuple[MerchantAPIKey, str]:
     """Create a key; the raw key is returned once and only its hash is stored."""
     return MerchantAPIKey.objects.with_scopes_disabled().create_key(
-        merchant=merchant, name=name, read_only=read_only
+        merchant=merchant, name=name, read_only=read_only,
+        rate_limit_per_minute=rate_limit_per_minute,
     )
 
 
@@ -147,9 +150,7 @@ def _program_save(program: Program) -> Program:
             messages[0], field=None if field == NON_FIELD_ERRORS else field
         ) from None
     except IntegrityError:
-        raise ValidationFailed(
-            "A program with this name already exists.", field="name"
-        ) from None
+        raise NameTaken("A program with this name already exists.", field="name") from None
     return program
 
 
@@ -160,7 +161,7 @@ def program_create(*, merchant: Merchant, **fields: Any) -> Program:
     if Program.objects.with_scopes_disabled().filter(
         merchant=merchant, name=fields.get("name"), deleted_at__isnull=True
     ).exists():
-        raise ValidationFailed("A program with this name already exists.", field="name")
+        raise NameTaken("A program with this name already exists.", field="name")
     return _program_save(Program(merchant=merchant, **fields))
 
 
@@ -172,7 +173,7 @@ def program_update(*, program: Program, **fields: Any) -> Program:
         merchant_id=program.merchant_id, name=fields.get("name"), deleted_at__isnull=True
     ).exclude(pk=program.pk)
     if "name" in fields and clash.exists():
-        raise ValidationFailed("A program with this name already exists.", field="name")
+        raise NameTaken("A program with this name already exists.", field="name")
     for name, value in fields.items():
         setattr(program, name, value)
     return _program_save(program)

@@ -29,7 +29,7 @@ def reward_list(*, program: Program) -> QuerySet[Reward]:
     """The program's catalog (deleted rewards left out), cheapest first."""
     return (
         Reward.objects.filter(program=program, deleted_at__isnull=True)
-        .select_related("min_tier")
+        .select_related("min_tier", "program")
         .order_by("points_cost", "id")
     )
 
@@ -129,7 +129,7 @@ def portal_reward_options(
         )
         .filter(Q(starts_at__isnull=True) | Q(starts_at__lte=now))
         .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
-        .select_related("min_tier")
+        .select_related("min_tier", "program")
         .order_by("points_cost", "id")
     )
     affordable: list[RewardOption] = []

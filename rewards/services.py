@@ -31,6 +31,7 @@ from loyaltysite.currencies import MINOR_UNITS, quantize_money
 from loyaltysite.errors import (
     CurrencyMismatch,
     InsufficientPoints,
+    InvalidValue,
     MemberInactive,
     RedemptionExpired,
     RewardUnavailable,
@@ -62,7 +63,7 @@ def _reward_save(reward: Reward) -> Reward:
         reward.full_clean(exclude=["merchant", "program"])
     except ValidationError as error:
         field, messages = next(iter(error.message_dict.items()))
-        raise ValidationFailed(messages[0], field=field if field != "__all__" else None) from None
+        raise InvalidValue(messages[0], field=field if field != "__all__" else None) from None
     reward.save()
     return reward
 
@@ -226,7 +227,7 @@ def _check_discount(
         )
     digits = MINOR_UNITS.get(program.currency, 2)
     if order_amount <= 0 or order_amount != round(order_amount, digits):
-        raise ValidationFailed(
+        raise InvalidValue(
             f"order_amount must be positive, with at most {digits} decimal places "
             f"in {program.currency}.",
             field="order_amount",
@@ -363,7 +364,7 @@ def redemption_reserve(
 
 def _settle_order_id(redemption: Redemption, order_id: str) -> None:
     if order_id and redemption.order_id and order_id != redemption.order_id:
-        raise ValidationFailed(
+        raise InvalidValue(
             f"The redemption is for order {redemption.order_id}.", field="order_id"
         )
 
@@ -390,7 +391,7 @@ def redemption_confirm(
     _check_member(member)
     order_id = order_id or redemption.order_id
     if redemption.kind == Redemption.Kind.DISCOUNT and not order_id:
-        raise ValidationFailed(
+        raise InvalidValue(
             "order_id is required to confirm points paid on an order.", field="order_id"
         )
     redemption.hold = ledger.hold_confirm(

@@ -27,8 +27,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from loyaltysite.errors import ValidationFailed
-
+from .errors import InvalidRuleConfig
 from .models import EarningRule
 
 Kind = EarningRule.Kind
@@ -56,8 +55,8 @@ SHAPES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
-def _fail(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(f"{field}: {message}", field=field)
+def _fail(field: str, message: str) -> InvalidRuleConfig:
+    return InvalidRuleConfig(f"{field}: {message}", field=field)
 
 
 def _decimal(value: Any, field: str, *, above: Decimal, at_most: Decimal) -> str:
@@ -165,7 +164,7 @@ def validate_conditions(conditions: Any, field: str = "config.conditions") -> di
 
 
 def validate_config(kind: str, config: Any, *, program_id: int | None = None) -> dict[str, Any]:
-    """The normalised config for ``kind``; raises ``ValidationFailed`` naming the field."""
+    """The normalised config for ``kind``; raises ``InvalidRuleConfig`` naming the field."""
     if kind not in SHAPES:
         raise _fail("kind", f"must be one of {', '.join(SHAPES)}.")
     if not isinstance(config, dict):

@@ -28,6 +28,9 @@ class AdjustIn(serializers.Serializer):
     reason = fields.Text(max_length=255)
     reference = fields.Text(max_length=128, required=False, allow_blank=True, default="")
 
+    openapi_constraints = {"not": {"required": ["points"],
+                                   "properties": {"points": {"enum": [0]}}}}
+
     def validate_points(self, value: int) -> int:
         if value == 0:
             raise serializers.ValidationError("Must not be zero.")

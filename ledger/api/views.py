@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiExample
 from rest_framework import status as http
 
 from ledger import selectors, services
 from loyaltysite.api.pagination import NewestFirstPagination
-from loyaltysite.api.prototypes import render, render_many
-from loyaltysite.api.views import IDEMPOTENCY_HEADER, ProgramApi, validated
+from loyaltysite.api.prototypes import render
+from loyaltysite.api.schema import document
+from loyaltysite.api.views import ProgramApi, validated
+from loyaltysite.errors import InsufficientPoints, MemberInactive
 from members.api.serializers import MemberOut
 from members.selectors import member_get
 
@@ -24,9 +26,16 @@ class _PostingApi(ProgramApi):
 
 
 class MemberEarnApi(_PostingApi):
-    @extend_schema(
-        request=EarnIn, responses={201: EntryWithMemberOut}, parameters=[IDEMPOTENCY_HEADER],
-        operation_id="members_earn", summary="Credit points to a member (manual earn)",
+    @document(
+        "members_earn", tag="ledger", summary="Credit points to a member (manual earn)",
+        description="Posts an `earn` entry: the points are spendable at once, count towards "
+        "lifetime points and follow the program's expiry policy. Answers the entry and the "
+        "member's figures after it.",
+        request=EarnIn, responses={201: EntryWithMemberOut}, errors=(MemberInactive,),
+        examples=[OpenApiExample(
+            "Points for a product review", request_only=True,
+            value={"points": 50, "reason": "Product review", "reference": "review-8812"},
+        )],
     )
     def post(self, request, program, member):
         target = self.member()
@@ -40,9 +49,19 @@ class MemberEarnApi(_PostingApi):
 
 
 class MemberAdjustApi(_PostingApi):
-    @extend_schema(
-        request=AdjustIn, responses={201: EntryWithMemberOut}, parameters=[IDEMPOTENCY_HEADER],
-        operation_id="members_adjust", summary="Signed manual adjustment, with a reason",
+    @document(
+        "members_adjust", tag="ledger", summary="Adjust a member's points (signed, with a reason)",
+        description="A positive adjustment adds spendable points; a negative one removes "
+        "spendable points and never takes the balance below zero (`INSUFFICIENT_POINTS`).",
+        request=AdjustIn, responses={201: EntryWithMemberOut},
+        errors=(MemberInactive, InsufficientPoints),
+        examples=[OpenApiExample(
+            "Goodwill for a late delivery", request_only=True,
+            value={"points": 120, "reason": "Goodwill: order 4471 arrived late"},
+        ), OpenApiExample(
+            "A correction", request_only=True,
+            value={"points": -40, "reason": "Duplicate receipt scanned twice"},
+        )],
     )
     def post(self, request, program, member):
         target = self.member()
@@ -58,10 +77,11 @@ class MemberAdjustApi(_PostingApi):
 class MemberTransactionsApi(ProgramApi):
     pagination_class = NewestFirstPagination
 
-    @extend_schema(responses=EntryOut(many=True), operation_id="members_transactions")
+    @document(
+        "members_transactions", tag="ledger", summary="A member's ledger entries, newest first",
+        description="Cursor-paginated: follow `next` for older entries. Each entry carries "
+        "its signed `points` and the spendable `balance_after` it.",
+        responses=EntryOut(many=True),
+    )
     def get(self, request, program, member):
-        paginator = NewestFirstPagination()
-        page = paginator.paginate_queryset(
-            selectors.entry_list_for_member(member=self.member()), request, view=self
-        )
-        return paginator.get_paginated_response(render_many(EntryOut, page))
+        return self.paginate(selectors.entry_list_for_member(member=self.member()), EntryOut)

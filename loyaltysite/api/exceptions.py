@@ -75,7 +75,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         code, title = {
             drf.ValidationError: ("VALIDATION_ERROR", "Invalid request."),
             drf.ParseError: ("VALIDATION_ERROR", "Malformed request body."),
-            drf.UnsupportedMediaType: ("VALIDATION_ERROR", "Unsupported media type."),
+            drf.UnsupportedMediaType: ("UNSUPPORTED_MEDIA_TYPE", "Unsupported media type."),
             drf.AuthenticationFailed: ("AUTHENTICATION_FAILED", "Authentication failed."),
             drf.NotAuthenticated: ("AUTHENTICATION_FAILED", "Authentication required."),
             drf.PermissionDenied: ("PERMISSION_DENIED", "Permission denied."),

@@ -23,6 +23,8 @@ from typing import Any
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
+from loyaltysite.formatting import money_str
+
 
 class Integer(serializers.IntegerField):
     default_error_messages = {"invalid": "A JSON integer is required."}
@@ -169,3 +171,48 @@ class Date(serializers.DateField):
         if not isinstance(value, str) or not DATE.fullmatch(value):
             self.fail("invalid")
         return super().to_internal_value(value)
+
+
+class Currency(serializers.ChoiceField):
+    """An ISO 4217 code in capitals (``EUR``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        from loyaltysite.currencies import CURRENCY_CHOICES
+
+        super().__init__(choices=CURRENCY_CHOICES, **kwargs)
+        self.error_messages["invalid_choice"] = "An ISO 4217 currency code is required, e.g. EUR."
+
+
+def exactly_one_of(*names: str) -> dict[str, Any]:
+    """Schema clause: the object has exactly one of ``names``."""
+    return {"oneOf": [{"required": [name]} for name in names]}
+
+
+def at_most_one_of(*names: str) -> dict[str, Any]:
+    """Schema clause: the object has at most one of ``names``."""
+    pairs = [[a, b] for i, a in enumerate(names) for b in names[i + 1:]]
+    return {"not": {"anyOf": [{"required": pair} for pair in pairs]}}
+
+
+class MoneyOut(serializers.Field):
+    """Money in its currency's minor units (``"62.50"`` EUR, ``"1250"`` JPY), read-only.
+
+    ``currency_source`` is where the object keeps its currency (a dotted path, or a key when
+    the object is a dict): the same rule (``loyaltysite.formatting.money_str``) writes money
+    in the API, the console, the portal and error messages.
+    """
+
+    def __init__(self, *, currency_source: str = "currency", **kwargs: Any) -> None:
+        kwargs["read_only"] = True
+        super().__init__(**kwargs)
+        self.currency_source = currency_source
+
+    def get_attribute(self, instance: Any) -> Any:
+        value = super().get_attribute(instance)
+        currency = instance
+        for part in self.currency_source.split("."):
+            currency = currency[part] if isinstance(currency, dict) else getattr(currency, part)
+        return None if value is None else money_str(value, currency)
+
+    def to_representation(self, value: Any) -> Any:
+        return value

@@ -7,9 +7,8 @@ from contextlib import ExitStack
 from typing import Any
 
 from django_scopes import scope
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,22 +19,15 @@ from members.models import Member, Program
 from members.selectors import member_get, program_get
 
 from .exceptions import PROBLEM_CONTENT_TYPE
+from .negotiation import JsonOnly
 from .parsers import storable_text
+from .prototypes import render_many
+from .schema import IDEMPOTENCY_HEADER
+
+__all__ = ["IDEMPOTENCY_HEADER", "EmptyIn", "MerchantApi", "ProgramApi", "validated"]
 from .prototypes import prototype
 
 _KEY = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
-
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    name="Idempotency-Key",
-    type=OpenApiTypes.STR,
-    location=OpenApiParameter.HEADER,
-    required=False,
-    description=(
-        "Makes the write safe to retry: the same key with the same request replays the first "
-        "answer; with a different request it is IDEMPOTENCY_CONFLICT (422). Kept 48 hours."
-    ),
-)
-
 
 def validated(serializer_class: type[serializers.Serializer], data: Any, **kwargs: Any) -> Any:
     """Validate ``data`` against an input serializer; unknown fields are refused.
@@ -59,6 +51,10 @@ def validated(serializer_class: type[serializers.Serializer], data: Any, **kwarg
     return value
 
 
+class EmptyIn(serializers.Serializer):
+    """No body: an empty JSON object at most (status changes, releases)."""
+
+
 def _check_request_text(request: Request, path_values: dict[str, Any]) -> None:
     """No path segment or query value with a NUL or invalid Unicode reaches a query.
 
@@ -75,7 +71,15 @@ def _check_request_text(request: Request, path_values: dict[str, Any]) -> None:
 
 
 class MerchantApi(APIView):
-    """Authenticated by a merchant's API key; everything runs in that merchant's scope."""
+    """Authenticated by a merchant's API key; everything runs in that merchant's scope.
+
+    A list view sets ``pagination_class`` (and ``filterset_class``) and answers with
+    :meth:`paginate`; the schema documents the envelope and the filters from the same two.
+    """
+
+    pagination_class: type | None = None
+    filterset_class: type | None = None
+    content_negotiation_class = JsonOnly
 
     def dispatch(self, request, *args, **kwargs):
         with ExitStack() as stack:
@@ -86,6 +90,17 @@ class MerchantApi(APIView):
         super().initial(request, *args, **kwargs)
         self._scope_stack.enter_context(scope(merchant=self.merchant_id))
         _check_request_text(request, kwargs)
+
+    def paginate(self, queryset: Any, out: type[serializers.Serializer]) -> Response:
+        """One page of ``queryset`` (filtered by ``filterset_class``), rendered with ``out``."""
+        if self.filterset_class is not None:
+            filterset = self.filterset_class(self.request.query_params, queryset=queryset)
+            if not filterset.is_valid():
+                raise ValidationError(filterset.errors)
+            queryset = filterset.qs
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(queryset, self.request, view=self)
+        return paginator.get_paginated_response(render_many(out, page))
 
     @property
     def merchant_id(self) -> int:

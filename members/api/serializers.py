@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError as DjangoValidationError
+from zoneinfo import available_timezones
+
 from django.db import models
 from rest_framework import serializers
 
 from loyaltysite.api import fields
-from loyaltysite.currencies import is_currency
-from members.models import Member, Program, validate_time_zone
+from members.models import Member, Program
 
 
 class TierRefOut(serializers.Serializer):
@@ -39,6 +39,9 @@ class MemberEnrolIn(serializers.Serializer):
     birthday = fields.Date(required=False, allow_null=True, default=None)
 
 
+TIME_ZONES = sorted(available_timezones())
+
+
 class ProgramSerializer(serializers.ModelSerializer):
     """Programs are plain configuration: one serializer reads and writes them."""
 
@@ -53,7 +56,11 @@ class ProgramSerializer(serializers.ModelSerializer):
         models.DateTimeField: fields.DateTime,
     }
 
-    currency = fields.Text(min_length=3, max_length=3)
+    currency = fields.Currency()
+    time_zone = serializers.ChoiceField(
+        choices=TIME_ZONES, required=False,
+        help_text="IANA time zone where the program's days begin and end.",
+    )
 
     class Meta:
         model = Program
@@ -76,19 +83,6 @@ class ProgramSerializer(serializers.ModelSerializer):
         }
         # Uniqueness of the name among live programs is the service's to check.
         validators: list = []
-
-    def validate_currency(self, value: str) -> str:
-        value = value.upper()
-        if not is_currency(value):
-            raise serializers.ValidationError(f"'{value}' is not an ISO 4217 currency code.")
-        return value
-
-    def validate_time_zone(self, value: str) -> str:
-        try:
-            validate_time_zone(value)
-        except DjangoValidationError as error:
-            raise serializers.ValidationError(error.messages[0]) from None
-        return value
 
     def validate_name(self, value: str) -> str:
         if not value.strip():

@@ -2,60 +2,76 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiExample
 from rest_framework import status as http
 from rest_framework.response import Response
 
 from loyaltysite.api.pagination import PagePagination
-from loyaltysite.api.prototypes import render, render_many
-from loyaltysite.api.views import IDEMPOTENCY_HEADER, MerchantApi, ProgramApi, validated
-from loyaltysite.errors import ValidationFailed
+from loyaltysite.api.prototypes import render
+from loyaltysite.api.schema import document
+from loyaltysite.api.views import EmptyIn, MerchantApi, ProgramApi, validated
+from loyaltysite.errors import (
+    InvalidTransition,
+    MemberAlreadyEnrolled,
+    NameTaken,
+    ValidationFailed,
+)
 from members import selectors, services
 from members.models import Member
 
 from .filters import MemberFilter
 from .serializers import MemberEnrolIn, MemberOut, ProgramSerializer
 
-
-class EmptyIn(serializers.Serializer):
-    """Status changes take no body (an empty object at most)."""
+PROGRAM_EXAMPLE = OpenApiExample(
+    "A coffee chain's program",
+    value={"name": "Bean Points", "currency": "EUR", "earn_rate": "1.0000",
+           "point_value": "0.010000", "pending_days": 14, "expiry_policy": "after_earn",
+           "expiry_months": 12, "time_zone": "Europe/Berlin"},
+    request_only=True,
+)
 
 
 class ProgramListApi(MerchantApi):
-    @extend_schema(responses=ProgramSerializer(many=True), operation_id="programs_list")
-    def get(self, request):
-        paginator = PagePagination()
-        page = paginator.paginate_queryset(
-            selectors.program_list(merchant=self.merchant_id), request, view=self
-        )
-        return paginator.get_paginated_response(ProgramSerializer(page, many=True).data)
+    pagination_class = PagePagination
 
-    @extend_schema(
-        request=ProgramSerializer, responses={201: ProgramSerializer},
-        parameters=[IDEMPOTENCY_HEADER], operation_id="programs_create",
+    @document(
+        "programs_list", tag="programs", summary="List programs",
+        description="The merchant's live programs (soft-deleted ones are left out), oldest "
+        "first.",
+        responses=ProgramSerializer(many=True),
+    )
+    def get(self, request):
+        return self.paginate(selectors.program_list(merchant=self.merchant_id),
+                             ProgramSerializer)
+
+    @document(
+        "programs_create", tag="programs", summary="Create a program",
+        description="Only `name` and `currency` are required; everything else has a default "
+        "(1 point per currency unit, points worth 0.01, no expiry, no pending period).",
+        request=ProgramSerializer, responses={201: ProgramSerializer}, errors=(NameTaken,),
+        examples=[PROGRAM_EXAMPLE],
     )
     def post(self, request):
         data = validated(ProgramSerializer, request.data)
 
         def run():
-            program = services.program_create(merchant=self._merchant(), **data)
-            return http.HTTP_201_CREATED, ProgramSerializer(program).data
+            program = services.program_create(merchant=self.request.auth.merchant, **data)
+            return http.HTTP_201_CREATED, render(ProgramSerializer, program)
 
         return self.idempotent(run)
 
-    def _merchant(self):
-        return self.request.auth.merchant
-
 
 class ProgramDetailApi(ProgramApi):
-    @extend_schema(responses=ProgramSerializer, operation_id="programs_retrieve")
+    @document("programs_retrieve", tag="programs", summary="Get a program",
+              description="One program's settings.", responses=ProgramSerializer)
     def get(self, request, program):
-        return Response(ProgramSerializer(self.program()).data)
+        return Response(render(ProgramSerializer, self.program()))
 
-    @extend_schema(
-        request=ProgramSerializer, responses=ProgramSerializer, parameters=[IDEMPOTENCY_HEADER],
-        operation_id="programs_partial_update",
+    @document(
+        "programs_partial_update", tag="programs", summary="Change a program's settings",
+        description="Send only the fields to change. Changes apply to what happens next "
+        "(an earn rate to the next order); posted points are never recomputed.",
+        request=ProgramSerializer, responses=ProgramSerializer, errors=(NameTaken,),
     )
     def patch(self, request, program):
         target = self.program()
@@ -65,42 +81,50 @@ class ProgramDetailApi(ProgramApi):
 
         def run():
             updated = services.program_update(program=target, **data)
-            return http.HTTP_200_OK, ProgramSerializer(updated).data
+            return http.HTTP_200_OK, render(ProgramSerializer, updated)
 
         return self.idempotent(run, program=target)
 
-    @extend_schema(responses={204: None}, operation_id="programs_destroy")
+    @document(
+        "programs_destroy", tag="programs", summary="Delete a program (soft delete)",
+        description="The program disappears from lists and its id answers 404 from then on; "
+        "its members' ledgers are kept.",
+        responses={204: None},
+    )
     def delete(self, request, program):
-        services.program_delete(program=self.program())
-        return Response(status=http.HTTP_204_NO_CONTENT)
+        target = self.program()
+
+        def run():
+            services.program_delete(program=target)
+            return http.HTTP_204_NO_CONTENT, None
+
+        return self.idempotent(run, program=target)
 
 
 class MemberListApi(ProgramApi):
-    @extend_schema(
-        responses=MemberOut(many=True), operation_id="members_list",
-        parameters=[
-            OpenApiParameter("external_id", str), OpenApiParameter("card_id", str),
-            OpenApiParameter("status", str, enum=Member.Status.values),
-            OpenApiParameter("tier", str, description="Tier id or name; 'none' for no tier."),
-            OpenApiParameter("email", str), OpenApiParameter("page", int),
-            OpenApiParameter("page_size", int),
-        ],
+    pagination_class = PagePagination
+    filterset_class = MemberFilter
+
+    @document(
+        "members_list", tag="members", summary="List or find members",
+        description="Members of the program, oldest first. Filter by `external_id` or "
+        "`card_id` to look one up (a checkout's first call).",
+        responses=MemberOut(many=True),
     )
     def get(self, request, program):
-        filterset = MemberFilter(
-            request.query_params, queryset=selectors.member_list(program=self.program())
-        )
-        if not filterset.is_valid():
-            from rest_framework.exceptions import ValidationError
+        return self.paginate(selectors.member_list(program=self.program()), MemberOut)
 
-            raise ValidationError(filterset.errors)
-        paginator = PagePagination()
-        page = paginator.paginate_queryset(filterset.qs, request, view=self)
-        return paginator.get_paginated_response(render_many(MemberOut, page))
-
-    @extend_schema(
-        request=MemberEnrolIn, responses={201: MemberOut}, parameters=[IDEMPOTENCY_HEADER],
-        operation_id="members_enrol",
+    @document(
+        "members_enrol", tag="members", summary="Enrol a customer",
+        description="Creates the customer (by your `external_id`) if needed and enrols them; "
+        "the program's welcome rules award their points. Enrolling the same customer twice "
+        "is `MEMBER_ALREADY_ENROLLED` (409).",
+        request=MemberEnrolIn, responses={201: MemberOut}, errors=(MemberAlreadyEnrolled,),
+        examples=[OpenApiExample(
+            "A new customer", request_only=True,
+            value={"external_id": "cust-1042", "email": "ana.silva@example.com",
+                   "name": "Ana Silva", "birthday": "1991-04-21"},
+        )],
     )
     def post(self, request, program):
         target = self.program()
@@ -116,7 +140,13 @@ class MemberListApi(ProgramApi):
 
 
 class MemberDetailApi(ProgramApi):
-    @extend_schema(responses=MemberOut, operation_id="members_retrieve")
+    @document(
+        "members_retrieve", tag="members", summary="Get a member",
+        description="By id or card id. The figures are the ledger's: `balance` is spendable "
+        "now, `pending_points` wait for the return window, `reserved_points` are held by "
+        "open redemptions.",
+        responses=MemberOut,
+    )
     def get(self, request, program, member):
         return Response(render(MemberOut, self.member()))
 
@@ -136,23 +166,30 @@ class _MemberStatusApi(ProgramApi):
         return self.idempotent(run, program=self.program())
 
 
-
-
-def _status_view(name: str, status: str, summary: str) -> type[_MemberStatusApi]:
+def _status_view(name: str, status: str, summary: str, description: str
+                 ) -> type[_MemberStatusApi]:
     def post(self, request, program, member):
         return _MemberStatusApi.post(self, request, program, member)
 
-    post = extend_schema(
-        request=None, responses=MemberOut, parameters=[IDEMPOTENCY_HEADER], summary=summary,
-        operation_id=f"members_{name.lower().removesuffix('memberapi')}",
+    post = document(
+        f"members_{name.lower().removesuffix('memberapi')}", tag="members", summary=summary,
+        description=description, request=EmptyIn, responses=MemberOut,
+        errors=(InvalidTransition,),
     )(post)
     return type(name, (_MemberStatusApi,), {"target_status": status, "post": post})
 
 
-MemberSuspendApi = _status_view("SuspendMemberApi", Member.Status.SUSPENDED, "Suspend a member")
+MemberSuspendApi = _status_view(
+    "SuspendMemberApi", Member.Status.SUSPENDED, "Suspend a member",
+    "A suspended member keeps their points but cannot earn or redeem (`MEMBER_INACTIVE`) "
+    "until reactivated. Suspending a suspended member changes nothing.",
+)
 MemberReactivateApi = _status_view(
-    "ReactivateMemberApi", Member.Status.ACTIVE, "Reactivate a member"
+    "ReactivateMemberApi", Member.Status.ACTIVE, "Reactivate a member",
+    "A suspended or inactive member becomes active again.",
 )
 MemberDeactivateApi = _status_view(
-    "DeactivateMemberApi", Member.Status.INACTIVE, "Deactivate a member"
+    "DeactivateMemberApi", Member.Status.INACTIVE, "Deactivate a member",
+    "The member leaves the program (an inactive member can be reactivated); their ledger "
+    "is kept.",
 )

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import django_filters
 
+from loyaltysite.api import filters as strict
 from members.models import normalize_card_id
 from rewards.models import Redemption, Reward, Voucher
 
 
 class RewardFilter(django_filters.FilterSet):
-    kind = django_filters.ChoiceFilter(choices=Reward.Kind.choices)
-    is_active = django_filters.BooleanFilter()
+    kind = strict.ChoiceFilter(choices=Reward.Kind.choices)
+    is_active = strict.BooleanFilter()
 
     class Meta:
         model = Reward
@@ -16,21 +17,25 @@ class RewardFilter(django_filters.FilterSet):
 
 
 class _MemberFilters(django_filters.FilterSet):
-    member = django_filters.NumberFilter(field_name="member_id")
-    card_id = django_filters.CharFilter(method="filter_card_id")
-    external_id = django_filters.CharFilter(field_name="member__customer__external_id")
-    reward = django_filters.NumberFilter(field_name="reward_id")
+    member = strict.IdFilter(field_name="member_id", help_text="The member's id.")
+    card_id = django_filters.CharFilter(method="filter_card_id",
+                                        help_text="The member's card id (dashes optional).")
+    external_id = django_filters.CharFilter(field_name="member__customer__external_id",
+                                            help_text="Your customer id.")
+    reward = strict.IdFilter(field_name="reward_id", help_text="The reward's id.")
 
     def filter_card_id(self, queryset, name, value):
         return queryset.filter(member__card_id=normalize_card_id(value))
 
 
 class RedemptionFilter(_MemberFilters):
-    status = django_filters.ChoiceFilter(choices=Redemption.Status.choices)
-    kind = django_filters.ChoiceFilter(choices=Redemption.Kind.choices)
+    status = strict.ChoiceFilter(choices=Redemption.Status.choices)
+    kind = strict.ChoiceFilter(choices=Redemption.Kind.choices)
     order_id = django_filters.CharFilter()
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = strict.DateTimeFilter(field_name="created_at", lookup_expr="gte",
+                                          help_text="Created at or after this time.")
+    created_before = strict.DateTimeFilter(field_name="created_at", lookup_expr="lt",
+                                           help_text="Created before this time.")
 
     class Meta:
         model = Redemption
@@ -41,7 +46,7 @@ class RedemptionFilter(_MemberFilters):
 
 
 class VoucherFilter(_MemberFilters):
-    status = django_filters.ChoiceFilter(choices=Voucher.Status.choices)
+    status = strict.ChoiceFilter(choices=Voucher.Status.choices)
 
     class Meta:
         model = Voucher

@@ -20,6 +20,7 @@ class RefOut(serializers.Serializer):
 
 class RewardOut(serializers.ModelSerializer):
     program = serializers.IntegerField(source="program_id")
+    value = fields.MoneyOut(currency_source="program.currency", allow_null=True)
     min_tier = RefOut(allow_null=True)
 
     class Meta:
@@ -76,6 +77,8 @@ class VoucherRefOut(serializers.ModelSerializer):
 
 class RedemptionOut(serializers.ModelSerializer):
     member = MemberRefOut()
+    order_amount = fields.MoneyOut(allow_null=True)
+    discount_amount = fields.MoneyOut(allow_null=True)
     reward = RefOut(allow_null=True)
     voucher = serializers.SerializerMethodField()
     min_points = serializers.SerializerMethodField()
@@ -117,13 +120,26 @@ class RedemptionIn(serializers.Serializer):
     reward = fields.Integer(required=False, min_value=1)
     points = fields.Integer(required=False, min_value=1, max_value=MAX_POINTS)
     order_amount = fields.DecimalString(required=False, min_value=0, **MONEY)
-    currency = fields.Text(required=False, min_length=3, max_length=3)
+    currency = fields.Currency(required=False)
     order_id = fields.Text(required=False, max_length=128)
 
+    openapi_constraints = {"allOf": [
+        fields.exactly_one_of("member", "external_id", "card_id"),
+        {"oneOf": [
+            {"required": ["reward"], "not": {"anyOf": [
+                {"required": ["points"]}, {"required": ["order_amount"]},
+                {"required": ["currency"]},
+            ]}},
+            {"required": ["points", "order_amount"], "not": {"required": ["reward"]}},
+        ]},
+    ]}
+
     def validate(self, attrs: dict) -> dict:
-        if not any(attrs.get(k) for k in ("member", "external_id", "card_id")):
+        named = [k for k in ("member", "external_id", "card_id") if k in attrs]
+        if len(named) != 1:
             raise serializers.ValidationError(
-                {"member": "Name the member by member, external_id or card_id."}
+                {named[1] if named else "member":
+                 "Name the member by exactly one of member, external_id or card_id."}
             )
         if ("reward" in attrs) == ("points" in attrs):
             raise serializers.ValidationError({"reward": "Send either reward or points."})
@@ -134,8 +150,6 @@ class RedemptionIn(serializers.Serializer):
         if "reward" in attrs and ("order_amount" in attrs or "currency" in attrs):
             field = "order_amount" if "order_amount" in attrs else "currency"
             raise serializers.ValidationError({field: "Only with points as a discount."})
-        if "currency" in attrs:
-            attrs["currency"] = attrs["currency"].upper()
         return attrs
 
 
@@ -146,8 +160,8 @@ class RedemptionValidateOut(serializers.Serializer):
     reward = RefOut(allow_null=True)
     points = serializers.IntegerField()
     balance = serializers.IntegerField()
-    order_amount = serializers.DecimalField(allow_null=True, **MONEY)
-    discount_amount = serializers.DecimalField(allow_null=True, **MONEY)
+    order_amount = fields.MoneyOut(allow_null=True)
+    discount_amount = fields.MoneyOut(allow_null=True)
     currency = serializers.CharField()
     min_points = serializers.IntegerField(allow_null=True)
     max_points = serializers.IntegerField(
@@ -158,10 +172,6 @@ class RedemptionValidateOut(serializers.Serializer):
 
 class RedemptionConfirmIn(serializers.Serializer):
     order_id = fields.Text(required=False, max_length=128)
-
-
-class EmptyIn(serializers.Serializer):
-    """No body (an empty object at most)."""
 
 
 class VoucherOut(serializers.ModelSerializer):

@@ -8,24 +8,42 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample
 from rest_framework import status as http
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from loyaltysite.api.pagination import PagePagination
 from loyaltysite.api.prototypes import render
-from loyaltysite.api.views import IDEMPOTENCY_HEADER, ProgramApi, validated
-from loyaltysite.errors import TierNotFound, ValidationFailed
+from loyaltysite.api.schema import document
+from loyaltysite.api.views import EmptyIn, ProgramApi, validated
+from loyaltysite.errors import (
+    CurrencyMismatch,
+    InsufficientPoints,
+    InvalidValue,
+    MemberInactive,
+    MemberNotFound,
+    RedemptionExpired,
+    RewardNotFound,
+    RewardUnavailable,
+    TierNotFound,
+    ValidationFailed,
+)
 from members.models import Member, Program
 from members.selectors import member_find
 from rewards import selectors, services
+from rewards.errors import (
+    RedeemAboveMaximum,
+    RedeemBelowMinimum,
+    RedemptionAlreadyConfirmed,
+    RedemptionReleased,
+    VoucherAlreadyUsed,
+    VoucherExpired,
+)
 from rewards.models import Redemption, Reward, Voucher
 from tiers.models import Tier
 
 from .filters import RedemptionFilter, RewardFilter, VoucherFilter
 from .serializers import (
-    EmptyIn,
     RedemptionConfirmIn,
     RedemptionIn,
     RedemptionOut,
@@ -36,16 +54,18 @@ from .serializers import (
     VoucherUseIn,
 )
 
-PAGE = [OpenApiParameter("page", int), OpenApiParameter("page_size", int)]
-
-
-def _page(view: ProgramApi, filterset_class, queryset, serializer_class) -> Response:
-    filterset = filterset_class(view.request.query_params, queryset=queryset)
-    if not filterset.is_valid():
-        raise ValidationError(filterset.errors)
-    paginator = PagePagination()
-    page = paginator.paginate_queryset(filterset.qs, view.request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+# What a reservation can be refused for (the dry run answers the same codes).
+REDEEM_ERRORS = (
+    MemberNotFound, RewardNotFound, MemberInactive, InsufficientPoints, RewardUnavailable,
+    CurrencyMismatch, RedeemBelowMinimum, RedeemAboveMaximum, InvalidValue,
+)
+REDEEM_EXAMPLES = [
+    OpenApiExample("A free coffee for 150 points", request_only=True,
+                   value={"card_id": "ZY1X-5CEZ-W6WK-3DQ4", "reward": 3}),
+    OpenApiExample("500 points off an order of 30.50 EUR", request_only=True,
+                   value={"external_id": "cust-1042", "points": 500, "order_amount": "30.50",
+                          "currency": "EUR", "order_id": "A-10293"}),
+]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -63,19 +83,26 @@ def _reward_fields(program: Program, data: dict[str, Any]) -> dict[str, Any]:
 
 
 class RewardListApi(ProgramApi):
-    @extend_schema(
-        responses=RewardOut(many=True), operation_id="rewards_list",
-        parameters=[
-            OpenApiParameter("kind", str, enum=Reward.Kind.values),
-            OpenApiParameter("is_active", bool), *PAGE,
-        ],
-    )
-    def get(self, request, program):
-        return _page(self, RewardFilter, selectors.reward_list(program=self.program()), RewardOut)
+    pagination_class = PagePagination
+    filterset_class = RewardFilter
 
-    @extend_schema(
-        request=RewardIn, responses={201: RewardOut}, parameters=[IDEMPOTENCY_HEADER],
-        operation_id="rewards_create",
+    @document("rewards_list", tag="rewards", summary="List the rewards catalog",
+              description="The program's rewards, cheapest first (deleted ones left out).",
+              responses=RewardOut(many=True))
+    def get(self, request, program):
+        return self.paginate(selectors.reward_list(program=self.program()), RewardOut)
+
+    @document(
+        "rewards_create", tag="rewards", summary="Add a reward to the catalog",
+        description="Only `name` and `points_cost` are required. `stock` (units left) and "
+        "`per_member_limit` are unlimited when null; `min_tier` restricts it to members at "
+        "that tier or above; a fixed discount's `value` is money in the program's currency.",
+        request=RewardIn, responses={201: RewardOut}, errors=(TierNotFound, InvalidValue),
+        examples=[OpenApiExample(
+            "A free coffee", request_only=True,
+            value={"name": "Free coffee", "points_cost": 150, "kind": "free_product",
+                   "per_member_limit": 4, "voucher_valid_days": 30},
+        )],
     )
     def post(self, request, program):
         target = self.program()
@@ -92,13 +119,16 @@ class RewardDetailApi(ProgramApi):
     def reward(self) -> Reward:
         return selectors.reward_get(program=self.program(), reward_id=self.kwargs["reward"])
 
-    @extend_schema(responses=RewardOut, operation_id="rewards_retrieve")
+    @document("rewards_retrieve", tag="rewards", summary="Get a reward",
+              description="One reward of the catalog.", responses=RewardOut)
     def get(self, request, program, reward):
         return Response(render(RewardOut, self.reward()))
 
-    @extend_schema(
-        request=RewardIn, responses=RewardOut, parameters=[IDEMPOTENCY_HEADER],
-        operation_id="rewards_partial_update",
+    @document(
+        "rewards_partial_update", tag="rewards", summary="Change a reward",
+        description="Send only the fields to change. Open reservations keep the cost they "
+        "were made at.",
+        request=RewardIn, responses=RewardOut, errors=(TierNotFound, InvalidValue),
     )
     def patch(self, request, program, reward):
         target = self.reward()
@@ -113,8 +143,9 @@ class RewardDetailApi(ProgramApi):
 
         return self.idempotent(run, program=self.program())
 
-    @extend_schema(responses={204: None}, parameters=[IDEMPOTENCY_HEADER],
-                   operation_id="rewards_destroy")
+    @document("rewards_destroy", tag="rewards", summary="Remove a reward from the catalog",
+              description="It can no longer be redeemed; vouchers already issued stay valid.",
+              responses={204: None})
     def delete(self, request, program, reward):
         target = self.reward()
 
@@ -155,10 +186,15 @@ class _RedemptionApi(ProgramApi):
 
 
 class RedemptionValidateApi(_RedemptionApi):
-    @extend_schema(
-        request=RedemptionIn, responses=RedemptionValidateOut,
-        operation_id="redemptions_validate",
-        summary="Dry run: would this redemption succeed? Same checks and codes; writes nothing",
+    idempotent_writes = False  # a dry run: it writes nothing
+
+    @document(
+        "redemptions_validate", tag="redemptions", summary="Check a redemption (dry run)",
+        description="Would this reservation succeed now? The same checks and error codes as "
+        "`POST /redemptions/`, writing nothing; for points as a discount it also answers the "
+        "most points this member can use on the order (`max_points`).",
+        request=RedemptionIn, responses=RedemptionValidateOut, errors=REDEEM_ERRORS,
+        examples=REDEEM_EXAMPLES,
     )
     def post(self, request, program):
         data = validated(RedemptionIn, request.data)
@@ -183,28 +219,25 @@ class RedemptionValidateApi(_RedemptionApi):
 
 
 class RedemptionListApi(_RedemptionApi):
-    @extend_schema(
-        responses=RedemptionOut(many=True), operation_id="redemptions_list",
-        parameters=[
-            OpenApiParameter("status", str, enum=Redemption.Status.values),
-            OpenApiParameter("kind", str, enum=Redemption.Kind.values),
-            OpenApiParameter("member", int), OpenApiParameter("card_id", str),
-            OpenApiParameter("external_id", str), OpenApiParameter("reward", int),
-            OpenApiParameter("order_id", str), OpenApiParameter("created_after", str),
-            OpenApiParameter("created_before", str), *PAGE,
-        ],
-    )
-    def get(self, request, program):
-        return _page(
-            self, RedemptionFilter, selectors.redemption_list(program=self.program()),
-            RedemptionOut,
-        )
+    pagination_class = PagePagination
+    filterset_class = RedemptionFilter
 
-    @extend_schema(
-        request=RedemptionIn, responses={201: RedemptionOut}, parameters=[IDEMPOTENCY_HEADER],
-        operation_id="redemptions_reserve",
-        summary="Reserve: hold the points for a reward or an order discount (expires after "
-        "the program's reservation TTL)",
+    @document("redemptions_list", tag="redemptions", summary="List redemptions",
+              description="Reservations and what became of them, newest first.",
+              responses=RedemptionOut(many=True))
+    def get(self, request, program):
+        return self.paginate(selectors.redemption_list(program=self.program()), RedemptionOut)
+
+    @document(
+        "redemptions_reserve", tag="redemptions",
+        summary="Reserve points for a reward or an order discount",
+        description="Phase one of two: the points (and, for a reward with stock, one unit) "
+        "are held until the program's reservation TTL; then confirm at checkout or release. "
+        "Name the member by exactly one of `member`, `external_id` or `card_id`; redeem "
+        "either a `reward` or `points` with the `order_amount` they pay part of (the "
+        "program's minimum points and maximum percent apply).",
+        request=RedemptionIn, responses={201: RedemptionOut}, errors=REDEEM_ERRORS,
+        examples=REDEEM_EXAMPLES,
     )
     def post(self, request, program):
         data = validated(RedemptionIn, request.data)
@@ -222,16 +255,24 @@ class RedemptionListApi(_RedemptionApi):
 
 
 class RedemptionDetailApi(_RedemptionApi):
-    @extend_schema(responses=RedemptionOut, operation_id="redemptions_retrieve")
+    @document("redemptions_retrieve", tag="redemptions", summary="Get a redemption",
+              description="One redemption, with its voucher once confirmed.",
+              responses=RedemptionOut)
     def get(self, request, program, redemption):
         return Response(render(RedemptionOut, self.redemption()))
 
 
 class RedemptionConfirmApi(_RedemptionApi):
-    @extend_schema(
-        request=RedemptionConfirmIn, responses=RedemptionOut, parameters=[IDEMPOTENCY_HEADER],
-        operation_id="redemptions_confirm",
-        summary="Confirm: spend the held points; a reward issues its voucher. Idempotent",
+    @document(
+        "redemptions_confirm", tag="redemptions", summary="Confirm a redemption",
+        description="Phase two: the held points are spent and a reward issues its voucher. "
+        "Confirming twice answers the same. A released reservation is `REDEMPTION_RELEASED`; "
+        "one past its TTL is `REDEMPTION_EXPIRED` (410). A discount needs the `order_id` it "
+        "paid for.",
+        request=RedemptionConfirmIn, responses=RedemptionOut,
+        errors=(RedemptionReleased, RedemptionExpired, MemberInactive, InvalidValue),
+        examples=[OpenApiExample("At the till", request_only=True,
+                                 value={"order_id": "A-10293"})],
     )
     def post(self, request, program, redemption):
         target = self.redemption()
@@ -247,10 +288,11 @@ class RedemptionConfirmApi(_RedemptionApi):
 
 
 class RedemptionReleaseApi(_RedemptionApi):
-    @extend_schema(
-        request=None, responses=RedemptionOut, parameters=[IDEMPOTENCY_HEADER],
-        operation_id="redemptions_release",
-        summary="Release: give the held points back. Idempotent",
+    @document(
+        "redemptions_release", tag="redemptions", summary="Release a reservation",
+        description="The held points (and the reward's unit) go back. Releasing twice "
+        "answers the same; a confirmed redemption is `REDEMPTION_CONFIRMED`.",
+        request=EmptyIn, responses=RedemptionOut, errors=(RedemptionAlreadyConfirmed,),
     )
     def post(self, request, program, redemption):
         target = self.redemption()
@@ -268,17 +310,14 @@ class RedemptionReleaseApi(_RedemptionApi):
 
 
 class VoucherListApi(ProgramApi):
-    @extend_schema(
-        responses=VoucherOut(many=True), operation_id="vouchers_list",
-        parameters=[
-            OpenApiParameter("status", str, enum=Voucher.Status.values),
-            OpenApiParameter("member", int), OpenApiParameter("card_id", str),
-            OpenApiParameter("external_id", str), OpenApiParameter("reward", int), *PAGE,
-        ],
-    )
+    pagination_class = PagePagination
+    filterset_class = VoucherFilter
+
+    @document("vouchers_list", tag="vouchers", summary="List vouchers",
+              description="Vouchers issued by confirmed reward redemptions, newest first.",
+              responses=VoucherOut(many=True))
     def get(self, request, program):
-        return _page(self, VoucherFilter, selectors.voucher_list(program=self.program()),
-                     VoucherOut)
+        return self.paginate(selectors.voucher_list(program=self.program()), VoucherOut)
 
 
 class _VoucherApi(ProgramApi):
@@ -287,18 +326,22 @@ class _VoucherApi(ProgramApi):
 
 
 class VoucherDetailApi(_VoucherApi):
-    @extend_schema(responses=VoucherOut, operation_id="vouchers_retrieve",
-                   summary="Look a voucher up by its code (any case, dashes optional)")
+    @document("vouchers_retrieve", tag="vouchers", summary="Look a voucher up by its code",
+              description="The code as printed or typed: any case, dashes optional.",
+              responses=VoucherOut)
     def get(self, request, program, code):
         return Response(render(VoucherOut, self.voucher()))
 
 
 class VoucherUseApi(_VoucherApi):
-    @extend_schema(
-        request=VoucherUseIn, responses=VoucherOut, parameters=[IDEMPOTENCY_HEADER],
-        operation_id="vouchers_use",
-        summary="Mark a voucher used (at the till). Used twice: VOUCHER_ALREADY_USED (422); "
-        "expired: VOUCHER_EXPIRED (410)",
+    @document(
+        "vouchers_use", tag="vouchers", summary="Mark a voucher used (at the till)",
+        description="Once: a used voucher is `VOUCHER_ALREADY_USED` (422) and an expired one "
+        "`VOUCHER_EXPIRED` (410). A retry with the same `Idempotency-Key` replays the first "
+        "answer instead.",
+        request=VoucherUseIn, responses=VoucherOut, errors=(VoucherAlreadyUsed, VoucherExpired),
+        examples=[OpenApiExample("At till 3", request_only=True,
+                                 value={"reference": "till-3"})],
     )
     def post(self, request, program, code):
         target = self.voucher()

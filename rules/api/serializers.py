@@ -10,7 +10,6 @@ from typing import Any
 from rest_framework import serializers
 
 from loyaltysite.api import fields
-from loyaltysite.currencies import is_currency
 from members.api.serializers import MemberOut
 
 from ..config import EVENT_TYPE_RE, describe
@@ -41,11 +40,18 @@ def Money(**kwargs: Any) -> serializers.DecimalField:  # noqa: N802 - a field fa
 class CustomerIn(StrictSerializer):
     """Names the customer by exactly one of member (id or card), card_id, external_id."""
 
-    member = fields.Text(max_length=32, required=False)
-    card_id = fields.Text(max_length=40, required=False)
-    external_id = fields.Text(max_length=128, required=False)
+    member = fields.Text(max_length=40, required=False,
+                         help_text="The member's id or card id.")
+    card_id = fields.Text(max_length=40, required=False,
+                          help_text="The member's card id (dashes optional, any case).")
+    external_id = fields.Text(
+        max_length=128, required=False,
+        help_text="Your customer id; an unknown one enrols a new member when the program "
+        "auto-enrols.",
+    )
 
     customer_required = True
+    openapi_constraints = fields.exactly_one_of("member", "external_id", "card_id")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         named = [k for k in ("member", "external_id", "card_id") if attrs.get(k)]
@@ -64,13 +70,6 @@ class CustomerIn(StrictSerializer):
         return attrs
 
 
-def _currency(value: str) -> str:
-    value = value.upper()
-    if not is_currency(value):
-        raise serializers.ValidationError(f"'{value}' is not an ISO 4217 currency code.")
-    return value
-
-
 class ItemIn(StrictSerializer):
     sku = fields.Text(max_length=64, required=False, allow_blank=True, default="")
     category = fields.Text(max_length=64, required=False, allow_blank=True, default="")
@@ -80,25 +79,25 @@ class ItemIn(StrictSerializer):
 
 class OrderBodyIn(CustomerIn):
     amount = Money()
-    currency = fields.Text(min_length=3, max_length=3)
+    currency = fields.Currency()
     points_discount = Money(required=False, default=Decimal(0), min_value=Decimal(0))
     items = ItemIn(many=True, required=False, default=list, max_length=MAX_ITEMS)
     occurred_at = fields.DateTime(required=False, allow_null=True, default=None)
 
-    validate_currency = staticmethod(_currency)
-
-    def validate_amount(self, value: Decimal) -> Decimal:
-        if value <= 0:
-            raise serializers.ValidationError("Must be greater than zero.")
-        return value
-
 
 class OrderIn(OrderBodyIn):
-    order_id = fields.Text(max_length=128)
+    order_id = fields.Text(max_length=128, help_text="Your order id: the order's natural "
+                           "idempotency key (a repeat replays the first answer).")
 
 
-class PreviewIn(OrderBodyIn):
+class PreviewIn(OrderIn):
+    """The order body as ``POST /orders/`` takes it; ``order_id`` and the customer are
+    optional here (a preview writes nothing, and answers for a new member when none is named)."""
+
+    order_id = fields.Text(max_length=128, required=False, help_text="Ignored by a preview.")
+
     customer_required = False
+    openapi_constraints = fields.at_most_one_of("member", "external_id", "card_id")
 
 
 class RefundItemIn(StrictSerializer):
@@ -109,19 +108,14 @@ class RefundItemIn(StrictSerializer):
 class RefundIn(StrictSerializer):
     amount = Money(required=False)
     items = RefundItemIn(many=True, required=False, min_length=1, max_length=MAX_ITEMS)
-    currency = fields.Text(min_length=3, max_length=3, required=False)
+    currency = fields.Currency(required=False)
     reason = fields.Text(max_length=255, required=False, allow_blank=True, default="")
     refund_id = fields.Text(
         max_length=128, required=False,
         help_text="Your refund's id: makes the call idempotent without an Idempotency-Key.",
     )
 
-    validate_currency = staticmethod(_currency)
-
-    def validate_amount(self, value: Decimal) -> Decimal:
-        if value <= 0:
-            raise serializers.ValidationError("Must be greater than zero.")
-        return value
+    openapi_constraints = fields.exactly_one_of("amount", "items")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("amount" in attrs) == ("items" in attrs):
@@ -144,6 +138,17 @@ class EventIn(CustomerIn):
         return value
 
 
+CONFIG_HELP = (
+    "Depends on `kind` (a config that does not fit is `INVALID_RULE_CONFIG`, 422): "
+    "`order`: exactly one of `multiplier` (\"2\": twice the base rate), `points_per_unit` or "
+    "`points`, optional `min_amount`; `category`: `categories` and one of `multiplier` or "
+    "`points_per_unit`; `sku`: `skus` and one of `multiplier`, `points_per_unit` or "
+    "`points_per_item`; `event`: `event_type`, `points`, optional `conditions` "
+    "(`{\"outcome\": \"approved\"}`, `{\"metadata.stars\": {\"gte\": 4}}`); `tier_bonus`: "
+    "`tier` (a tier id) and `multiplier`; `welcome` and `birthday`: `points`."
+)
+
+
 class RuleIn(StrictSerializer):
     name = fields.Text(max_length=200)
     kind = serializers.ChoiceField(choices=EarningRule.Kind.choices)
@@ -162,9 +167,7 @@ class RuleIn(StrictSerializer):
     budget_points = fields.Integer(
         required=False, allow_null=True, min_value=1, max_value=10**15
     )
-    config = serializers.JSONField(
-        help_text="Depends on kind; see the rules documentation (rules/config.py)."
-    )
+    config = serializers.DictField(help_text=CONFIG_HELP)
 
 
 class RuleOut(serializers.ModelSerializer):
@@ -199,7 +202,10 @@ class SkippedOut(serializers.Serializer):
 
 class OrderOut(serializers.ModelSerializer):
     points = serializers.IntegerField(source="points_earned")
-    refundable = Money(read_only=True)
+    amount = fields.MoneyOut()
+    points_discount = fields.MoneyOut()
+    amount_refunded = fields.MoneyOut()
+    refundable = fields.MoneyOut()
     awards = AwardOut(many=True)
     member = serializers.IntegerField(source="member_id")
 

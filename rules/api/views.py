@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
 from rest_framework import status as http
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from loyaltysite.api.auth import ApiKeyPrincipal, HasMerchantApiKey
 from loyaltysite.api.pagination import PagePagination
 from loyaltysite.api.prototypes import render
-from loyaltysite.api.views import IDEMPOTENCY_HEADER, ProgramApi, validated
-from loyaltysite.currencies import quantize_money
-from loyaltysite.errors import IdempotencyConflict, ValidationFailed
+from loyaltysite.api.schema import document
+from loyaltysite.api.views import ProgramApi, validated
+from loyaltysite.errors import (
+    CurrencyMismatch,
+    IdempotencyConflict,
+    InvalidValue,
+    MemberInactive,
+    MemberNotFound,
+    ValidationFailed,
+)
+from loyaltysite.formatting import money_str
 from members.api.serializers import MemberOut
 
 from .. import selectors, services
+from ..errors import InvalidRuleConfig, RefundExceedsOrder
 from ..models import EarningRule, Order
 from .filters import OrderFilter, RuleFilter
 from .serializers import (
@@ -45,35 +52,48 @@ def _when(moment: datetime | None) -> str | None:
     return _datetime.to_representation(moment) if moment is not None else None
 
 
-def _money(amount: Decimal, currency: str) -> str:
-    return str(quantize_money(amount, currency))
-
-
-def _paginate(view: ProgramApi, filterset, out) -> Response:
-    if not filterset.is_valid():
-        raise ValidationError(filterset.errors)
-    paginator = PagePagination()
-    page = paginator.paginate_queryset(filterset.qs, view.request, view=view)
-    return paginator.get_paginated_response(out(page, many=True).data)
-
-
-# ---------------------------------------------------------------------------------------------
-# Rules
+ORDER_EXAMPLE = {
+    "order_id": "A-10293", "external_id": "cust-1042", "amount": "30.50", "currency": "EUR",
+    "items": [
+        {"sku": "LATTE-L", "category": "coffee", "quantity": 2, "price": "4.25"},
+        {"sku": "BEANS-1KG", "category": "beans", "quantity": 1, "price": "22.00"},
+    ],
+    "occurred_at": "2026-03-01T09:30:00Z",
+}
 
 
 class RuleListApi(ProgramApi):
-    @extend_schema(
-        responses=RuleOut(many=True), operation_id="rules_list",
-        parameters=[OpenApiParameter("kind", str, enum=EarningRule.Kind.values),
-                    OpenApiParameter("is_active", bool), OpenApiParameter("page", int),
-                    OpenApiParameter("page_size", int)],
+    pagination_class = PagePagination
+    filterset_class = RuleFilter
+
+    @document(
+        "rules_list", tag="rules", summary="List earning rules",
+        description="The program's earning rules (deleted ones left out), with a plain-words "
+        "`summary` of each.",
+        responses=RuleOut(many=True),
     )
     def get(self, request, program):
         qs = selectors.rule_list(program=self.program()).select_related("program")
-        return _paginate(self, RuleFilter(request.query_params, queryset=qs), RuleOut)
+        return self.paginate(qs, RuleOut)
 
-    @extend_schema(request=RuleIn, responses={201: RuleOut}, parameters=[IDEMPOTENCY_HEADER],
-                   operation_id="rules_create")
+    @document(
+        "rules_create", tag="rules", summary="Create an earning rule",
+        description="A rule awards points on orders (`order`, `category`, `sku`, `tier_bonus`) "
+        "or events (`event`), or once (`welcome`, `birthday`), within its window, caps, "
+        "cooldown and budget. Its `config` depends on its `kind`.",
+        request=RuleIn, responses={201: RuleOut}, errors=(InvalidRuleConfig, InvalidValue),
+        examples=[OpenApiExample(
+            "Double points on coffee", request_only=True,
+            value={"name": "Double points on coffee", "kind": "category",
+                   "config": {"categories": ["coffee"], "multiplier": "2"},
+                   "starts_at": "2026-03-01T00:00:00Z", "ends_at": "2026-03-31T23:59:59Z"},
+        ), OpenApiExample(
+            "50 points for a review", request_only=True,
+            value={"name": "Review bonus", "kind": "event", "max_per_member": 5,
+                   "config": {"event_type": "review", "points": 50,
+                              "conditions": {"outcome": "approved"}}},
+        )],
+    )
     def post(self, request, program):
         target = self.program()
         data = validated(RuleIn, request.data)
@@ -89,12 +109,18 @@ class RuleDetailApi(ProgramApi):
     def rule(self) -> EarningRule:
         return selectors.rule_get(program=self.program(), rule_id=self.kwargs["rule"])
 
-    @extend_schema(responses=RuleOut, operation_id="rules_retrieve")
+    @document("rules_retrieve", tag="rules", summary="Get an earning rule",
+              description="One rule, with its config and how much of its budget is spent.",
+              responses=RuleOut)
     def get(self, request, program, rule):
         return Response(render(RuleOut, self.rule()))
 
-    @extend_schema(request=RuleIn(partial=True), responses=RuleOut,
-                   parameters=[IDEMPOTENCY_HEADER], operation_id="rules_partial_update")
+    @document(
+        "rules_partial_update", tag="rules", summary="Change an earning rule",
+        description="Send only the fields to change; a new `config` is checked against the "
+        "rule's kind. Awards already made are kept.",
+        request=RuleIn, responses=RuleOut, errors=(InvalidRuleConfig, InvalidValue),
+    )
     def patch(self, request, program, rule):
         target = self.rule()
         data = validated(RuleIn, request.data, partial=True)
@@ -106,10 +132,17 @@ class RuleDetailApi(ProgramApi):
 
         return self.idempotent(run, program=self.program())
 
-    @extend_schema(responses={204: None}, operation_id="rules_destroy")
+    @document("rules_destroy", tag="rules", summary="Delete an earning rule",
+              description="The rule stops awarding at once; its past awards stay in the ledger.",
+              responses={204: None})
     def delete(self, request, program, rule):
-        services.rule_delete(rule=self.rule())
-        return Response(status=http.HTTP_204_NO_CONTENT)
+        target = self.rule()
+
+        def run():
+            services.rule_delete(rule=target)
+            return http.HTTP_204_NO_CONTENT, None
+
+        return self.idempotent(run, program=self.program())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,7 +156,7 @@ def order_result_body(result: services.OrderResult, pending_days: int) -> dict[s
         "order_id": order.order_id,
         "status": order.status,
         "currency": order.currency,
-        "amount": _money(order.amount, order.currency),
+        "amount": money_str(order.amount, order.currency),
         "points": order.points_earned,
         "pending": pending,
         "available_at": _when(entry.created_at + timedelta(days=pending_days))
@@ -136,27 +169,37 @@ def order_result_body(result: services.OrderResult, pending_days: int) -> dict[s
 
 
 class OrderListApi(ProgramApi):
-    @extend_schema(
-        responses=OrderOut(many=True), operation_id="orders_list",
-        parameters=[OpenApiParameter("member", int), OpenApiParameter("status", str),
-                    OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+    pagination_class = PagePagination
+    filterset_class = OrderFilter
+
+    @document(
+        "orders_list", tag="orders", summary="List orders",
+        description="Recorded orders, newest first, with what each earned and what refunds "
+        "took back.",
+        responses=OrderOut(many=True),
     )
     def get(self, request, program):
         qs = selectors.order_list(program=self.program()).order_by("-id")
-        return _paginate(self, OrderFilter(request.query_params, queryset=qs), OrderOut)
+        return self.paginate(qs, OrderOut)
 
-    @extend_schema(
-        request=OrderIn, responses={201: OrderResultOut}, operation_id="orders_create",
-        summary="Record a completed order: earns base points and every matching rule",
-        description="Idempotent per order_id: a repeat replays the first answer; the same "
-        "order_id with another body is IDEMPOTENCY_CONFLICT (422).",
+    @document(
+        "orders_create", tag="orders", summary="Record a completed order",
+        description="Earns base points (`amount` times the program's earn rate) and every "
+        "matching rule, in one ledger entry, pending for the program's return window. "
+        "Name the customer by exactly one of `member`, `external_id` or `card_id`; an "
+        "unknown `external_id` enrols a new member when the program auto-enrols. `amount` is "
+        "what the customer paid in money; `points_discount` (the part paid with points) earns "
+        "nothing; `items`, when given, must add up to `amount + points_discount`. Idempotent "
+        "per `order_id` and per `Idempotency-Key`: a repeat replays the first answer, the same "
+        "id with another body is `IDEMPOTENCY_CONFLICT`.",
+        request=OrderIn, responses={201: OrderResultOut},
+        errors=(MemberNotFound, MemberInactive, CurrencyMismatch, InvalidValue),
+        examples=[OpenApiExample("A latte order", value=ORDER_EXAMPLE, request_only=True)],
     )
     def post(self, request, program):
         target = self.program()
         data = validated(OrderIn, request.data)
         data["order_id"] = data["order_id"].strip()
-        if not data["order_id"]:
-            raise ValidationFailed("order_id must not be blank.", field="order_id")
 
         def run():
             result = services.order_record(program=target, actor=self.actor, **data)
@@ -185,10 +228,12 @@ class OrderListApi(ProgramApi):
 
 
 class OrderDetailApi(ProgramApi):
-    @extend_schema(responses=OrderOut, operation_id="orders_retrieve")
+    @document("orders_retrieve", tag="orders", summary="Get an order",
+              description="An order by your order id: what it earned, what refunds took back "
+              "and what is left to refund.", responses=OrderOut)
     def get(self, request, program, order_id):
-        return Response(OrderOut(selectors.order_get(program=self.program(),
-                                                     order_id=order_id)).data)
+        order = selectors.order_get(program=self.program(), order_id=order_id)
+        return Response(render(OrderOut, order))
 
 
 class PreviewPermission(HasMerchantApiKey):
@@ -202,12 +247,22 @@ class PreviewPermission(HasMerchantApiKey):
 
 class OrderPreviewApi(ProgramApi):
     permission_classes = [PreviewPermission]
+    idempotent_writes = False  # writes nothing: no key to honour, nothing to conflict with
 
-    @extend_schema(request=PreviewIn, responses=PreviewOut, operation_id="orders_preview",
-                   summary="What an order would earn, writing nothing")
+    @document(
+        "orders_preview", tag="orders", summary="Preview what an order would earn",
+        description="The same body as `POST /orders/` (send the checkout's payload as it is; "
+        "`order_id` is ignored and the customer is optional), evaluated the same way, writing "
+        "nothing. Without a customer, or for an unknown `external_id`, it answers for a new "
+        "member. Read-only keys may call it.",
+        request=PreviewIn, responses=PreviewOut,
+        errors=(MemberNotFound, MemberInactive, CurrencyMismatch, InvalidValue),
+        examples=[OpenApiExample("A latte order", value=ORDER_EXAMPLE, request_only=True)],
+    )
     def post(self, request, program):
         target = self.program()
         data = validated(PreviewIn, request.data)
+        data.pop("order_id", None)
         result = services.order_preview(program=target, **data)
         evaluation = result.evaluation
         return Response({
@@ -221,9 +276,24 @@ class OrderPreviewApi(ProgramApi):
 
 
 class OrderRefundApi(ProgramApi):
-    @extend_schema(request=RefundIn, responses={201: RefundOut}, parameters=[IDEMPOTENCY_HEADER],
-                   operation_id="orders_refund",
-                   summary="Refund an order (amount or items): reverses its points in proportion")
+    @document(
+        "orders_refund", tag="orders", summary="Refund an order (in money or by items)",
+        description="Reverses the order's points in proportion, cumulatively (partial refunds "
+        "never take back more than the order earned), pending points first, never below a "
+        "zero balance (what could not be taken back is the `points_shortfall`); points that "
+        "paid part of the order are given back in proportion. Give exactly one of `amount` "
+        "or `items`. Send your `refund_id` to make the call idempotent without a key.",
+        request=RefundIn, responses={201: RefundOut},
+        errors=(RefundExceedsOrder, CurrencyMismatch, InvalidValue),
+        examples=[OpenApiExample(
+            "A returned bag of beans", request_only=True,
+            value={"items": [{"sku": "BEANS-1KG", "quantity": 1}], "refund_id": "R-5521",
+                   "reason": "Returned unopened"},
+        ), OpenApiExample(
+            "A partial refund in money", request_only=True,
+            value={"amount": "8.50", "currency": "EUR", "refund_id": "R-5522"},
+        )],
+    )
     def post(self, request, program, order_id):
         target = self.program()
         data = validated(RefundIn, request.data)
@@ -236,7 +306,7 @@ class OrderRefundApi(ProgramApi):
             refund, order = result.refund, result.order
             return http.HTTP_201_CREATED, {
                 "refund": {
-                    "id": refund.pk, "amount": _money(refund.amount, order.currency),
+                    "id": refund.pk, "amount": money_str(refund.amount, order.currency),
                     "points_reversed": refund.points_reversed,
                     "points_shortfall": refund.points_shortfall,
                     "points_returned": refund.points_returned,
@@ -254,11 +324,21 @@ class OrderRefundApi(ProgramApi):
 
 
 class EventListApi(ProgramApi):
-    @extend_schema(
-        request=EventIn, responses={201: EventResultOut}, operation_id="events_create",
-        summary="Record a customer action; every matching event rule fires",
-        description="Idempotent per event_id. A failure inside rule evaluation is logged and "
-        "answered as nothing awarded (failed: true), never as a 500.",
+    @document(
+        "events_create", tag="events", summary="Record a customer action",
+        description="Every active `event` rule whose `event_type` and conditions match "
+        "awards its points (caps and cooldowns apply). Name the customer by exactly one of "
+        "`member`, `external_id` or `card_id`. Idempotent per `event_id` and per "
+        "`Idempotency-Key`. A failure inside rule evaluation is logged and answered as "
+        "nothing awarded (`failed: true`), never as a 500.",
+        request=EventIn, responses={201: EventResultOut},
+        errors=(MemberNotFound, MemberInactive, InvalidValue),
+        examples=[OpenApiExample(
+            "An approved product review", request_only=True,
+            value={"type": "review", "external_id": "cust-1042", "event_id": "rev-88121",
+                   "outcome": "approved", "metadata": {"stars": 5, "sku": "BEANS-1KG"},
+                   "occurred_at": "2026-03-02T18:04:00Z"},
+        )],
     )
     def post(self, request, program):
         target = self.program()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
@@ -15,7 +15,7 @@ from ledger.locking import lock_member
 from ledger.models import Entry
 from ledger.services import MAX_POINTS, points_credit
 from loyaltysite.clock import Clock
-from loyaltysite.errors import MemberInactive, MemberNotFound, ValidationFailed
+from loyaltysite.errors import InvalidValue, MemberInactive, MemberNotFound, ValidationFailed
 from members.models import Member, Program
 from members.selectors import member_find
 from members.services import member_get_or_enrol
@@ -124,6 +124,21 @@ def spend_budgets(evaluation: Evaluation) -> None:
             rules.filter(pk=locked.pk).update(budget_spent=F("budget_spent") + award.points)
     if budgeted:
         evaluation.awards = [a for a in evaluation.awards if a.points > 0]
+
+
+CLOCK_SKEW = timedelta(minutes=5)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def check_occurred_at(occurred_at: datetime | None, now: datetime) -> None:
+    """When a sale or an action happened: not in the future (beyond a few minutes of clock
+    skew between the till and us) and not before 2000 (a year-1 date is a client bug)."""
+    if occurred_at is None:
+        return
+    if occurred_at > now + CLOCK_SKEW:
+        raise InvalidValue("occurred_at is in the future.", field="occurred_at")
+    if occurred_at < EARLIEST:
+        raise InvalidValue("occurred_at is before 2000-01-01.", field="occurred_at")
 
 
 def check_total(points: int, field: str = "amount") -> None:

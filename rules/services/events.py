@@ -17,13 +17,14 @@ from typing import Any
 from django.db import transaction
 
 from loyaltysite.clock import Clock, system_clock
-from loyaltysite.errors import LoyaltyError, ValidationFailed
+from loyaltysite.errors import LoyaltyError
 from members.models import Member, Program
 
 from .. import engine, selectors
 from ..models import Award, EarningRule, Event
 from .common import (
     Customer,
+    check_occurred_at,
     credit,
     joined_transaction,
     lock_active,
@@ -32,7 +33,6 @@ from .common import (
     spend_budgets,
     with_figures,
 )
-from .orders import CLOCK_SKEW
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +60,7 @@ def event_record(
     clock: Clock = system_clock,
 ) -> EventResult:
     now = clock.now()
-    if occurred_at is not None and occurred_at > now + CLOCK_SKEW:
-        raise ValidationFailed("occurred_at is in the future.", field="occurred_at")
+    check_occurred_at(occurred_at, now)
     facts = engine.EventFacts(
         type=type, outcome=outcome, status=status, scope=scope, metadata=dict(metadata or {}),
         at=occurred_at or now,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -28,7 +28,7 @@ from ledger.locking import lock_member
 from ledger.services import points_reverse
 from loyaltysite.clock import Clock, system_clock
 from loyaltysite.currencies import MINOR_UNITS, quantize_money
-from loyaltysite.errors import CurrencyMismatch, ValidationFailed
+from loyaltysite.errors import CurrencyMismatch, InvalidValue, ValidationFailed
 from members.models import Member, Program
 
 from .. import engine, hooks, selectors
@@ -36,6 +36,7 @@ from ..errors import OrderNotFound, RefundExceedsOrder
 from ..models import Order, Refund
 from .common import (
     Customer,
+    check_occurred_at,
     check_total,
     credit,
     joined_transaction,
@@ -44,8 +45,6 @@ from .common import (
     spend_budgets,
     with_figures,
 )
-
-CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass
@@ -74,7 +73,7 @@ class RefundResult:
 def _money(value: Decimal, currency: str, field: str) -> Decimal:
     places = MINOR_UNITS.get(currency, 2)
     if value != value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN):
-        raise ValidationFailed(
+        raise InvalidValue(
             f"{field} has more decimal places than {currency} allows ({places}).", field=field
         )
     return value
@@ -100,7 +99,7 @@ def order_facts(
     """Check an order's figures against its currency and each other; the facts to evaluate."""
     _check_currency(program, currency)
     if amount <= 0:
-        raise ValidationFailed("amount must be greater than zero.", field="amount")
+        raise InvalidValue("amount must be greater than zero.", field="amount")
     if points_discount < 0:
         raise ValidationFailed("points_discount must not be negative.", field="points_discount")
     _money(amount, currency, "amount")
@@ -110,12 +109,11 @@ def order_facts(
     if items:
         total = sum((int(i["quantity"]) * Decimal(str(i["price"])) for i in items), Decimal(0))
         if total != amount + points_discount:
-            raise ValidationFailed(
+            raise InvalidValue(
                 f"The items add up to {total}, not to amount + points_discount "
                 f"({amount + points_discount}).", field="items",
             )
-    if occurred_at is not None and occurred_at > now + CLOCK_SKEW:
-        raise ValidationFailed("occurred_at is in the future.", field="occurred_at")
+    check_occurred_at(occurred_at, now)
     return engine.OrderFacts(
         amount=amount,
         lines=engine.lines_with_paid_share(items, amount=amount),
@@ -305,7 +303,7 @@ def order_refund(
         if amount is not None:
             _money(amount, order.currency, "amount")
             if amount <= 0:
-                raise ValidationFailed("amount must be greater than zero.", field="amount")
+                raise InvalidValue("amount must be greater than zero.", field="amount")
             if amount > order.refundable:
                 raise RefundExceedsOrder(
                     f"Only {order.refundable} {order.currency} is left to refund.",

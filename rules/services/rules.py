@@ -10,7 +10,7 @@ from typing import Any
 from django.db import transaction
 
 from loyaltysite.clock import Clock, system_clock
-from loyaltysite.errors import ValidationFailed
+from loyaltysite.errors import InvalidValue, ValidationFailed
 from members.models import Program
 
 from .. import engine
@@ -36,9 +36,9 @@ def rule_clean(rule: EarningRule) -> EarningRule:
         raise ValidationFailed("name must not be blank.", field="name")
     rule.name = rule.name.strip()
     if rule.starts_at and rule.ends_at and rule.ends_at <= rule.starts_at:
-        raise ValidationFailed("ends_at must be after starts_at.", field="ends_at")
+        raise InvalidValue("ends_at must be after starts_at.", field="ends_at")
     if rule.budget_points is not None and rule.budget_points < rule.budget_spent:
-        raise ValidationFailed(
+        raise InvalidValue(
             f"budget_points cannot be below the {rule.budget_spent} points already awarded.",
             field="budget_points",
         )

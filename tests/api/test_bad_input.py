@@ -157,7 +157,7 @@ def test_malformed_json_is_a_validation_error(api, funded, raw):
 
 def test_wrong_content_type_is_refused(api, funded):
     response = api.post(_url(funded, "earn"), data="points=5", content_type="text/plain")
-    assert_problem(response, 415, "VALIDATION_ERROR")
+    assert_problem(response, 415, "UNSUPPORTED_MEDIA_TYPE")
 
 
 def test_a_10_mb_body_is_refused_before_parsing(api, funded):

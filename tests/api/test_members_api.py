@@ -19,7 +19,7 @@ MEMBER_FIELDS = {
 
 
 def test_program_needs_only_name_and_currency(api):
-    response = post(api, "/api/v1/programs/", {"name": "Coffee Club", "currency": "eur"})
+    response = post(api, "/api/v1/programs/", {"name": "Coffee Club", "currency": "EUR"})
 
     assert response.status_code == 201, response.content
     body = response.json()
@@ -47,7 +47,7 @@ def test_program_list_detail_patch_and_soft_delete(api, program):
 def test_program_names_are_unique_per_merchant_only(api, other_api, program):
     assert_problem(
         post(api, "/api/v1/programs/", {"name": program.name, "currency": "EUR"}),
-        400, "VALIDATION_ERROR", "name",
+        409, "NAME_TAKEN", "name",
     )
     assert post(other_api, "/api/v1/programs/", {"name": program.name, "currency": "EUR"}
                 ).status_code == 201

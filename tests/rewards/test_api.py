@@ -38,7 +38,7 @@ def test_an_owner_key_creates_lists_updates_and_deletes_rewards(api, program, ti
     assert created.status_code == 201, created.content
     body = created.json()
     assert body["min_tier"] == {"id": silver.pk, "name": "Silver"}
-    assert (body["stock"], body["value"], body["voucher_valid_days"]) == (50, "10.000", 90)
+    assert (body["stock"], body["value"], body["voucher_valid_days"]) == (50, "10.00", 90)
 
     listed = api.get(f"{_p(program)}/rewards/?kind=percent_discount")
     assert [r["id"] for r in listed.json()["results"]] == [body["id"]]
@@ -78,7 +78,11 @@ def test_an_owner_key_creates_lists_updates_and_deletes_rewards(api, program, ti
     ],
 )
 def test_creating_a_reward_rejects_bad_input(api, program, body, field):
-    assert_problem(post(api, f"{_p(program)}/rewards/", body), 400, "VALIDATION_ERROR", field)
+    # A value that breaks the kind's rule (a percent over 100, a discount without money, more
+    # decimals than the currency has, a window ending before it starts) is well-formed: 422.
+    semantic = body.get("kind") in ("percent_discount", "fixed_discount") or "ends_at" in body
+    status, code = (422, "INVALID_VALUE") if semantic else (400, "VALIDATION_ERROR")
+    assert_problem(post(api, f"{_p(program)}/rewards/", body), status, code, field)
     assert not Reward.objects.exists()
 
 
@@ -98,7 +102,7 @@ def test_patch_rejects_bad_input_and_changes_nothing(api, reward):
     url = f"{_p(reward.program)}/rewards/{reward.pk}/"
     assert_problem(patch(api, url, {}), 400, "VALIDATION_ERROR", "body")
     assert_problem(patch(api, url, {"points_cost": -3}), 400, "VALIDATION_ERROR", "points_cost")
-    assert_problem(patch(api, url, {"kind": "fixed_discount"}), 400, "VALIDATION_ERROR", "value")
+    assert_problem(patch(api, url, {"kind": "fixed_discount"}), 422, "INVALID_VALUE", "value")
     assert Reward.objects.get(pk=reward.pk).points_cost == 100
 
 
@@ -197,12 +201,12 @@ def test_confirm_after_the_ttl_is_gone(api, funded, reward, clock):
 def test_points_as_a_discount_answer_money_and_limits(api, funded):
     program = funded.program
     response = post(api, f"{_p(program)}/redemptions/", {
-        "member": str(funded.pk), "points": 250, "order_amount": "12.34", "currency": "eur",
+        "member": str(funded.pk), "points": 250, "order_amount": "12.34", "currency": "EUR",
         "order_id": "web-77",
     })
     assert response.status_code == 201, response.content
     body = response.json()
-    assert (body["kind"], body["discount_amount"], body["currency"]) == ("discount", "2.500",
+    assert (body["kind"], body["discount_amount"], body["currency"]) == ("discount", "2.50",
                                                                          "EUR")
     assert (body["min_points"], body["max_points_for_order"]) == (0, 1234)
     assert body["order_id"] == "web-77"
@@ -222,7 +226,7 @@ def test_validate_answers_what_would_be_held_and_writes_nothing(api, funded, rew
     assert on_reward.json()["ok"] is True
     assert (on_reward.json()["points"], on_reward.json()["reward"]["id"]) == (100, reward.pk)
     assert on_order.status_code == 200
-    assert on_order.json()["discount_amount"] == "3.000"
+    assert on_order.json()["discount_amount"] == "3.00"
     assert (on_order.json()["max_points"], on_order.json()["max_points_for_order"]) == (300, 300)
     assert snapshot() == before
     assert not Redemption.objects.exists()

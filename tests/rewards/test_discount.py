@@ -8,7 +8,7 @@ import pytest
 
 from ledger.models import Entry
 from ledger.selectors import member_ledger_discrepancies
-from loyaltysite.errors import CurrencyMismatch, InsufficientPoints, ValidationFailed
+from loyaltysite.errors import CurrencyMismatch, InsufficientPoints, InvalidValue
 from members.models import Member
 from rewards import services
 from rewards.errors import RedeemAboveMaximum, RedeemBelowMinimum
@@ -123,7 +123,7 @@ def test_points_worth_less_than_the_smallest_coin_are_refused(merchant, clock):
 def test_an_order_amount_finer_than_the_currency_is_bad_input(merchant, clock, currency, amount):
     member = _member(_program(merchant, currency=currency))
 
-    with pytest.raises(ValidationFailed) as excinfo:
+    with pytest.raises(InvalidValue) as excinfo:
         _check(member, 10, amount)
     assert excinfo.value.field == "order_amount"
 
@@ -140,7 +140,7 @@ def test_confirming_a_discount_needs_the_order_id(merchant, clock):
     member = _member(_program(merchant))
     redemption = _reserve(member, 500, "20.00")
 
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(InvalidValue):
         services.redemption_confirm(redemption=redemption, actor="shop")
     confirmed = services.redemption_confirm(redemption=redemption, actor="shop", order_id="o-1")
     assert (confirmed.status, confirmed.order_id) == ("confirmed", "o-1")
@@ -150,7 +150,7 @@ def test_confirm_with_another_order_id_than_reserved_is_refused(merchant, clock)
     member = _member(_program(merchant))
     redemption = _reserve(member, 500, "20.00", order_id="o-1")
 
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(InvalidValue):
         services.redemption_confirm(redemption=redemption, actor="shop", order_id="o-2")
     assert services.redemption_confirm(redemption=redemption, actor="shop").order_id == "o-1"
 

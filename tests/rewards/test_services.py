@@ -10,10 +10,10 @@ from ledger.models import Entry, Hold
 from ledger.selectors import member_ledger_discrepancies
 from loyaltysite.errors import (
     InsufficientPoints,
+    InvalidValue,
     MemberInactive,
     RedemptionExpired,
     RewardUnavailable,
-    ValidationFailed,
 )
 from members.models import Member
 from members.services import member_set_status
@@ -338,14 +338,14 @@ def test_voucher_codes_are_human_typable():
     ],
 )
 def test_reward_values_must_fit_their_kind(program, fields, field):
-    with pytest.raises(ValidationFailed) as excinfo:
+    with pytest.raises(InvalidValue) as excinfo:
         services.reward_create(program=program, name="x", **{"points_cost": 10, **fields})
     assert excinfo.value.field == field
     assert not Reward.objects.exists()
 
 
 def test_a_reward_window_must_end_after_it_starts(program, clock):
-    with pytest.raises(ValidationFailed) as excinfo:
+    with pytest.raises(InvalidValue) as excinfo:
         services.reward_create(
             program=program, name="x", points_cost=10, starts_at=clock.now(),
             ends_at=clock.now(),
@@ -359,6 +359,6 @@ def test_a_reward_cannot_require_another_programs_tier(program, other_program):
     foreign = Tier.objects.create(
         merchant=other_program.merchant, program=other_program, name="Gold", rank=2
     )
-    with pytest.raises(ValidationFailed) as excinfo:
+    with pytest.raises(InvalidValue) as excinfo:
         services.reward_create(program=program, name="x", points_cost=10, min_tier=foreign)
     assert excinfo.value.field == "min_tier"

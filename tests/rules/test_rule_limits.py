@@ -110,12 +110,12 @@ def test_a_budget_stops_the_rule_once_spent_and_the_last_award_takes_what_is_lef
 
 
 def test_a_budget_cannot_be_set_below_what_was_already_awarded(order, make_rule):
-    from loyaltysite.errors import ValidationFailed
+    from loyaltysite.errors import InvalidValue
 
     rule = make_rule("order", {"points": 40}, budget_points=100)
     order("10")
 
-    with pytest.raises(ValidationFailed) as refused:
+    with pytest.raises(InvalidValue) as refused:
         services.rule_update(rule=rule, budget_points=39)
     assert refused.value.field == "budget_points"
 

@@ -52,7 +52,7 @@ def test_a_tier_bonus_needs_a_tier_of_the_program(api, program, other_program):
                                        "config": {"tier": theirs.pk, "multiplier": "1.5"}})
 
     assert ok.status_code == 201
-    assert_problem(foreign, 400, "VALIDATION_ERROR", field="config.tier")
+    assert_problem(foreign, 422, "INVALID_RULE_CONFIG", field="config.tier")
 
 
 BAD = [
@@ -117,7 +117,14 @@ def test_malformed_rules_are_refused_naming_the_field_and_write_nothing(
 
     response = post(api, url(program), {"name": "Bad rule", **payload})
 
-    assert_problem(response, 400, "VALIDATION_ERROR", field=field)
+    # Shape errors the schema describes are 400; a config that does not fit its kind, or
+    # a window that ends before it starts, is well-formed and refused by a rule: 422.
+    status, code = (
+        (422, "INVALID_RULE_CONFIG") if field.startswith("config.")
+        else (422, "INVALID_VALUE") if field == "ends_at"
+        else (400, "VALIDATION_ERROR")
+    )
+    assert_problem(response, status, code, field=field)
     assert snapshot() == before
 
 
@@ -134,7 +141,7 @@ def test_rules_can_be_listed_read_changed_and_deleted(api, program):
     assert changed.status_code == 200, changed.content
     assert changed.json()["priority"] == 5
     assert changed.json()["config"] == {"points": 9}
-    assert_problem(bad, 400, "VALIDATION_ERROR", field="config.oops")
+    assert_problem(bad, 422, "INVALID_RULE_CONFIG", field="config.oops")
     assert deleted.status_code == 204
     assert_problem(api.get(url(program, created["id"])), 404, "RULE_NOT_FOUND")
     assert EarningRule.objects.get().deleted_at is not None  # awards keep pointing at it
@@ -146,7 +153,7 @@ def test_changing_the_kind_revalidates_the_config(api, program):
 
     response = patch(api, url(program, created["id"]), {"kind": "welcome"})
 
-    assert_problem(response, 400, "VALIDATION_ERROR", field="config.multiplier")
+    assert_problem(response, 422, "INVALID_RULE_CONFIG", field="config.multiplier")
 
 
 def test_another_merchants_rule_is_rule_not_found(api, other_api, program, other_program):

@@ -1,0 +1,176 @@
+"""The contract fuzzer: schemathesis against a live server, as an integrator would meet it.
+
+    .venv/bin/python tools/fuzz.py                 # what `make fuzz` and CI run
+    FUZZ_EXAMPLES=200 .venv/bin/python tools/fuzz.py  # longer: more cases per operation
+
+What it does, from nothing:
+
+1. a fresh PostgreSQL database (``FUZZ_DB``, default ``loyalty_fuzz``, on the server of
+   ``DATABASE_URL`` or ``BENCH_PG``), migrated, with the demo merchant loaded;
+2. gunicorn in production mode (``DEBUG=False``, the connection pool, static files collected)
+   on a free port of 127.0.0.1;
+3. ``schemathesis run`` on ``/api/schema/`` with every check and every phase (examples,
+   coverage, fuzzing, stateful), the path parameters pinned to real demo objects so requests
+   reach past 404, a fixed seed (``FUZZ_SEED``) so a failure can be replayed, and a bounded
+   number of cases per operation (``FUZZ_EXAMPLES``) so CI stays within its budget;
+4. prints the figures (operations, cases, failures) and exits non-zero on any failure: a
+   server error, a response that does not match the schema, a status the schema does not
+   document, a schema-valid request refused as malformed (400), an invalid one accepted.
+
+Business refusals of well-formed requests (404, 409, 410, 422, 429) are expected answers to
+random data and count as acceptance; a 400 never is (see README, "Errors").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _http import app_env, serve, stop  # noqa: E402
+from _reference import create_database  # noqa: E402
+
+DB_NAME = os.environ.get("FUZZ_DB", "loyalty_fuzz")
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
+SEED = int(os.environ.get("FUZZ_SEED", "20261201"))
+STATEFUL_STEPS = int(os.environ.get("FUZZ_STATEFUL_STEPS", "40"))
+# Well-formed requests a rule refuses (not found, conflicts, expired, unprocessable, limits).
+ACCEPTED = ["2xx", "401", "403", "404", "409", "410", "422", "429"]
+
+
+def manage(*args: str, env: dict[str, str]) -> str:
+    done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True,
+                          capture_output=True, text=True)
+    return done.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+PINNED_SQL = """
+import json
+from django_scopes import scopes_disabled
+from members.models import Member, Program
+from members.services import api_key_create, program_create
+from rewards.models import Redemption, Reward, Voucher
+from rules.models import EarningRule, Order
+with scopes_disabled():
+    program = Program.objects.get(merchant__slug="demo", name="Demo Rewards")
+    spare = program_create(merchant=program.merchant, name="Fuzz: deleted by the fuzzer",
+                           currency="EUR")
+    _, key = api_key_create(merchant=program.merchant, name="fuzz",
+                            rate_limit_per_minute=1_000_000)
+    member = Member.objects.filter(program=program, status="active").order_by("id").first()
+    print(json.dumps({
+        "key": key,
+        "spare_program": spare.pk,
+        "path.program": program.pk,
+        "path.member": str(member.pk),
+        "path.order_id": Order.objects.filter(program=program).order_by("id").first().order_id,
+        "path.rule": EarningRule.objects.filter(program=program).order_by("id").first().pk,
+        "path.reward": Reward.objects.filter(program=program).order_by("id").first().pk,
+        "path.redemption": Redemption.objects.filter(program=program).order_by("id")
+            .first().pk,
+        "path.code": Voucher.objects.filter(program=program).order_by("id").first().code,
+    }))
+"""
+
+
+def prepare(env: dict[str, str]) -> dict[str, object]:
+    create_database(DB_NAME, drop=True)
+    manage("migrate", "--noinput", "-v", "0", env=env)
+    manage("loyalty_demo", env=env)
+    manage("collectstatic", "--noinput", "-v", "0", env=env)
+    out = manage("shell", "-c", PINNED_SQL, env=env)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def config(port: int, pinned: dict[str, object]) -> str:
+    parameters = {k: v for k, v in pinned.items() if k.startswith("path.")}
+    params = ", ".join(f'"{k}" = {json.dumps(v)}' for k, v in parameters.items())
+    spare = {**parameters, "path.program": pinned["spare_program"]}
+    spare_params = ", ".join(f'"{k}" = {json.dumps(v)}' for k, v in spare.items())
+    accepted = json.dumps(ACCEPTED)
+    return f"""
+base-url = "http://127.0.0.1:{port}"
+seed = {SEED}
+workers = 2
+request-timeout = 30
+continue-on-failure = true
+parameters = {{ {params} }}
+
+[auth.openapi.ApiKeyAuth]
+api_key = "Api-Key {pinned['key']}"
+
+[generation]
+max-examples = {EXAMPLES}
+
+[checks]
+enabled = true
+
+[checks.positive_data_acceptance]
+expected-statuses = {accepted}
+
+[phases.stateful]
+max-steps = {STATEFUL_STEPS}
+
+[[operations]]
+include-operation-id = "programs_destroy"
+parameters = {{ {spare_params} }}
+"""
+
+
+def main() -> int:
+    env = {**app_env(DB_NAME), "STATIC_ROOT": tempfile.mkdtemp(prefix="fuzz-static-")}
+    started = time.monotonic()
+    pinned = prepare(env)
+    port = free_port()
+    server = serve(DB_NAME, port, "--workers", "2", env=env)
+    try:
+        with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as file:
+            file.write(config(port, pinned))
+        report = Path(tempfile.mkdtemp(prefix="fuzz-report-"))
+        command = [
+            str(ROOT / ".venv" / "bin" / "schemathesis"), "--config-file", file.name, "run",
+            f"http://127.0.0.1:{port}/api/schema/?format=json", "--report", "junit",
+            "--report-dir", str(report),
+        ]
+        result = subprocess.run(command, cwd=ROOT, env={**os.environ, "NO_COLOR": "1"},
+                                capture_output=True, text=True)
+        print(result.stdout[-20000:])
+        if result.stderr.strip():
+            print(result.stderr[-5000:], file=sys.stderr)
+        summarize(result.stdout, report, time.monotonic() - started)
+        return result.returncode
+    finally:
+        stop(server)
+
+
+def summarize(output: str, report: Path, elapsed: float) -> None:
+    """One line of figures: operations, cases, failures (from the JUnit report and output)."""
+    operations = cases = failures = 0
+    for xml in report.glob("*.xml"):
+        text = xml.read_text()
+        operations += len(re.findall(r"<testcase\b", text))
+        failures += len(re.findall(r"<failure\b", text))
+    found = re.search(r"(\d[\d,]*) generated", output)
+    if found:
+        cases = int(found.group(1).replace(",", ""))
+    print(f"FUZZ: {operations} operations, {cases} cases, {failures} operations failing, "
+          f"seed {SEED}, {elapsed:.0f} s")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
