@@ -17,12 +17,14 @@ These fields refuse all of that with a 400 naming the field, and their schema (s
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
+from loyaltysite.errors import InvalidValue
 from loyaltysite.formatting import money_str
 
 
@@ -62,7 +64,10 @@ class DecimalString(serializers.DecimalField):
         return super().to_internal_value(data)
 
 
-NOT_BLANK = r"\S"
+# White space spelled out: ``\s`` differs between regex engines (Python's counts \x1c-\x1f,
+# ECMAScript's does not), and a schema pattern must mean the same to every client.
+SPACE = " \\t\\n\\r\\f\\v"
+NOT_BLANK = f"[^{SPACE}]"
 
 
 class Text(serializers.CharField):
@@ -87,18 +92,20 @@ class Text(serializers.CharField):
         return super().to_internal_value(data)
 
 
-class Pattern(serializers.RegexField):
-    """A string matching ``regex`` in full, taken as sent."""
+class Pattern(serializers.CharField):
+    """A string matching ``regex`` in full (``fullmatch``: in Python ``$`` also matches before
+    a final newline, which the schema's reading of the pattern does not allow), as sent."""
 
     default_error_messages = {"invalid": "This value does not have the required format."}
 
     def __init__(self, regex: str, **kwargs: Any) -> None:
         kwargs.setdefault("trim_whitespace", False)
-        super().__init__(regex, **kwargs)
+        super().__init__(**kwargs)
         self.pattern = regex
+        self._regex = re.compile(regex)
 
     def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
+        if not isinstance(data, str) or not self._regex.fullmatch(data):
             self.fail("invalid")
         return super().to_internal_value(data)
 
@@ -130,15 +137,29 @@ class DateTime(serializers.DateTimeField):
     def to_internal_value(self, value: Any):
         if not isinstance(value, str) or not RFC3339.fullmatch(value):
             self.fail("invalid")
-        try:
-            return super().to_internal_value(value)
-        except (OverflowError, ValueError):  # a year out of range once shifted by its offset
+        parsed = parse_rfc3339(value)
+        if parsed is None:
             self.fail("invalid")
+        return parsed
+
+
+def parse_rfc3339(value: str) -> datetime | None:
+    """``value`` (already matched against :data:`RFC3339`) in UTC; ``None`` if it is not a
+    real date or time (February 30th). A moment that exists but that UTC cannot hold (year
+    9999 at -05:00) is refused by a rule: ``INVALID_VALUE`` (422)."""
+    try:
+        moment = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidValue("This moment is out of the supported range.") from None
 
 
 # What the schema calls an e-mail address, and exactly what the server takes: one "@", no
 # white space, a dot in the domain. Stricter checks would refuse addresses the schema allows.
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+EMAIL_PATTERN = f"^[^@{SPACE}]+@[^@{SPACE}]+\\.[^@{SPACE}]+$"
 
 
 class Email(Pattern):
@@ -149,7 +170,7 @@ class Email(Pattern):
         super().__init__(EMAIL_PATTERN, **kwargs)
 
 
-URL_PATTERN = r"^https?://[^\s/?#]+[^\s]*$"
+URL_PATTERN = f"^https?://[^{SPACE}/?#]+[^{SPACE}]*$"
 
 
 class Url(Pattern):

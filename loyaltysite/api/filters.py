@@ -9,17 +9,16 @@ its FilterSet, so the documented filters are exactly the working ones.
 
 from __future__ import annotations
 
-import contextlib
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import django_filters
 from django import forms
-from django.utils.dateparse import parse_datetime
 
+from loyaltysite.errors import InvalidValue
 from loyaltysite.ids import MAX_ID, parse_id
 
-from .fields import RFC3339
+from .fields import RFC3339, parse_rfc3339
 
 
 class _Strict:
@@ -57,8 +56,11 @@ class _DateTimeField(_Strict, forms.Field):
     def parse(self, value: str) -> datetime:
         parsed = None
         if RFC3339.fullmatch(value):
-            with contextlib.suppress(ValueError):
-                parsed = parse_datetime(value)
+            try:
+                parsed = parse_rfc3339(value)
+            except InvalidValue:  # beyond what UTC holds: a bound past every row
+                parsed = datetime.max.replace(tzinfo=UTC) if value[:4] > "5000" else \
+                    datetime.min.replace(tzinfo=UTC)
         if parsed is None:
             raise forms.ValidationError(
                 "Enter an RFC 3339 date-time with an offset, e.g. 2026-03-01T00:00:00Z.",

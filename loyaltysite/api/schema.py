@@ -31,7 +31,7 @@ from drf_spectacular.extensions import (
     OpenApiSerializerFieldExtension,
 )
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.plumbing import ResolvedComponent, force_instance
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
 
@@ -250,6 +250,26 @@ class ContractAutoSchema(AutoSchema):
             responses.setdefault(str(status), response)
         return responses
 
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if schema and isinstance(field, serializers.ListSerializer):
+            if field.min_length is not None:
+                schema["minItems"] = field.min_length
+            if field.max_length is not None:
+                schema["maxItems"] = field.max_length
+        return schema
+
+    def _get_request_for_media_type(self, serializer, direction="request"):
+        schema, required = super()._get_request_for_media_type(serializer, direction)
+        serializer = force_instance(serializer)
+        # A body the server needs is required even when no single field is: a change must
+        # change something, and "exactly one of" asks for one.
+        if isinstance(serializer, serializers.Serializer) and (
+            self.method == "PATCH" or getattr(serializer, "openapi_constraints", None)
+        ):
+            required = True
+        return schema, required
+
     def _map_serializer(self, serializer, direction, bypass_extensions=False):
         schema = super()._map_serializer(serializer, direction, bypass_extensions)
         if direction == "request" and isinstance(serializer, serializers.Serializer):
@@ -307,7 +327,8 @@ class PatternExtension(OpenApiSerializerFieldExtension):
         schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
         schema.pop("format", None)
         if direction == "request":
-            schema["pattern"] = self.target.pattern
+            pattern = self.target.pattern
+            schema["pattern"] = f"^$|{pattern}" if self.target.allow_blank else pattern
         return schema
 
 
