@@ -63,7 +63,7 @@ def _check_points(points: int, *, allow_negative: bool = False) -> None:
 
 def _require_active(member: Member) -> None:
     if member.status != Member.Status.ACTIVE:
-        raise MemberInactive(f"Member {member.card_id} is {member.status}.", field="member")
+        raise MemberInactive(f"Member {member.card_id_display} is {member.status}.", field="member")
 
 
 def _post(

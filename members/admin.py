@@ -38,6 +38,7 @@ from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationFo
 from ledger.models import Entry
 from ledger.services import points_adjust
 from loyaltysite.errors import LoyaltyError
+from loyaltysite.ids import parse_id
 
 from .forms import AdjustPointsForm, CustomerForm, MemberEnrolForm, MerchantScopedForm, ProgramForm
 from .middleware import merchant_id_for_user
@@ -489,8 +490,9 @@ class MemberAdmin(MerchantScopedAdmin):
     def get_actions_detail(self, request, object_id):
         actions = super().get_actions_detail(request, object_id)
         member = None
-        if object_id and str(object_id).isdigit():
-            member = self.get_queryset(request).filter(pk=object_id).first()
+        pk = parse_id(str(object_id)) if object_id else None
+        if pk is not None:
+            member = self.get_queryset(request).filter(pk=pk).first()
         if member is None:
             return actions
         allowed = {

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.decorators import action, display
 
 from loyaltysite.errors import LoyaltyError
+from loyaltysite.formatting import money_display
 from members.admin import MerchantScopedAdmin, _adopt
 
 from . import services
@@ -190,7 +191,9 @@ class RedemptionAdmin(_ReadOnlyAdmin):
 
     @display(description=_("Discount"))
     def discount(self, obj: Redemption) -> str:
-        return f"{obj.discount_amount} {obj.currency}" if obj.discount_amount is not None else "—"
+        if obj.discount_amount is None:
+            return "—"
+        return money_display(obj.discount_amount, obj.currency)
 
     @display(description=_("Status"), ordering="status", label=REDEMPTION_LABELS)
     def status_label(self, obj: Redemption) -> tuple[str, str]:

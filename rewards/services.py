@@ -190,7 +190,7 @@ def discount_for_points(*, program: Program, points: int) -> Decimal:
 
 def _check_member(member: Member) -> None:
     if member.status != Member.Status.ACTIVE:
-        raise MemberInactive(f"Member {member.card_id} is {member.status}.", field="member")
+        raise MemberInactive(f"Member {member.card_id_display} is {member.status}.", field="member")
 
 
 def _check_balance(member: Member, points: int) -> None:

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.decorators import display
 
 from ledger.admin import ReadOnlyAdmin, card_html
+from loyaltysite.formatting import money_display
 from members.admin import MerchantScopedAdmin, _adopt
 from members.models import Program
 
@@ -112,7 +113,7 @@ class EarningRuleAdmin(MerchantScopedAdmin):
 
 class RefundInline(admin.TabularInline):
     model = Refund
-    fields = ["created_at", "amount", "points_reversed", "points_shortfall", "points_returned",
+    fields = ["created_at", "money", "points_reversed", "points_shortfall", "points_returned",
               "reason", "actor"]
     readonly_fields = fields
     extra = 0
@@ -124,11 +125,15 @@ class RefundInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+    @display(description=_("Amount"))
+    def money(self, obj: Refund) -> str:
+        return money_display(obj.amount, obj.order.currency)
+
 
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
     list_display = [
-        "order_id", "card", "program", "amount", "currency", "points_earned", "points_reversed",
+        "order_id", "card", "program", "paid", "points_earned", "points_reversed",
         "status", "created_at",
     ]
     list_filter = ["status", "program"]
@@ -137,12 +142,24 @@ class OrderAdmin(ReadOnlyAdmin):
     ordering = ["-id"]
     date_hierarchy = "created_at"
     fields = [
-        "order_id", "member", "program", "status", "currency", "amount", "points_discount",
-        "amount_refunded", "points_earned", "points_reversed", "points_shortfall", "awards",
-        "items", "entry", "actor", "occurred_at", "created_at",
+        "order_id", "member", "program", "status", "paid", "paid_with_points", "refunded",
+        "points_earned", "points_reversed", "points_shortfall", "awards", "items", "entry",
+        "actor", "occurred_at", "created_at",
     ]
     readonly_fields = fields
     inlines = [RefundInline]
+
+    @display(description=_("Paid"), ordering="amount")
+    def paid(self, obj: Order) -> str:
+        return money_display(obj.amount, obj.currency)
+
+    @display(description=_("Paid with points"))
+    def paid_with_points(self, obj: Order) -> str:
+        return money_display(obj.points_discount, obj.currency)
+
+    @display(description=_("Refunded"))
+    def refunded(self, obj: Order) -> str:
+        return money_display(obj.amount_refunded, obj.currency)
 
     @display(description=_("Card"), ordering="member__card_id")
     def card(self, obj: Order) -> str:

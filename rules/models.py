@@ -21,6 +21,8 @@ from django.db import models
 from django.db.models import F, Q
 from django_scopes import ScopedManager
 
+from loyaltysite.formatting import money_display
+
 MONEY_DIGITS = 15
 MONEY_PLACES = 3
 
@@ -214,7 +216,7 @@ class Refund(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Refund {self.amount}"
+        return f"Refund {money_display(self.amount, self.order.currency)}"
 
 
 class Event(models.Model):

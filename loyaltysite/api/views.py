@@ -38,6 +38,7 @@ def validated(serializer_class: type[serializers.Serializer], data: Any, **kwarg
     if kwargs or not isinstance(data, dict):
         serializer = serializer_class(data=data, **kwargs)
         serializer.is_valid(raise_exception=True)
+        _refuse_unknown(data, serializer.fields)
         return serializer.validated_data
     proto = prototype(serializer_class)
     try:
@@ -45,10 +46,14 @@ def validated(serializer_class: type[serializers.Serializer], data: Any, **kwarg
     except serializers.ValidationError:
         serializer_class(data=data).is_valid(raise_exception=True)
         raise
-    unknown = sorted(set(data) - set(proto.fields))
+    _refuse_unknown(data, proto.fields)
+    return value
+
+
+def _refuse_unknown(data: Any, known: Any) -> None:
+    unknown = sorted(set(data) - set(known)) if isinstance(data, dict) else []
     if unknown:
         raise ValidationFailed(f"Unknown field '{unknown[0]}'.", field=unknown[0])
-    return value
 
 
 class EmptyIn(serializers.Serializer):

@@ -16,7 +16,12 @@ class TierRefOut(serializers.Serializer):
     name = serializers.CharField()
 
 
+CARD_ID_HELP = "The loyalty card number as printed on the card (`ZY1X-5CEZ-W6WK-3DQ4`); " \
+    "accepted anywhere with or without dashes, in any case."
+
+
 class MemberOut(serializers.ModelSerializer):
+    card_id = serializers.CharField(source="card_id_display", help_text=CARD_ID_HELP)
     external_id = serializers.CharField(source="customer.external_id")
     email = serializers.CharField(source="customer.email")
     name = serializers.CharField(source="customer.name")

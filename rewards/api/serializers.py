@@ -7,6 +7,7 @@ from rest_framework import serializers
 from ledger.services import MAX_POINTS
 from loyaltysite.api import fields
 from loyaltysite.api.prototypes import render
+from members.api.serializers import CARD_ID_HELP
 from rewards.models import Redemption, Reward, Voucher
 from rewards.services import max_points_for_order
 
@@ -63,7 +64,7 @@ class RewardIn(serializers.Serializer):
 
 class MemberRefOut(serializers.Serializer):
     id = serializers.IntegerField()
-    card_id = serializers.CharField()
+    card_id = serializers.CharField(source="card_id_display", help_text=CARD_ID_HELP)
     external_id = serializers.CharField(source="customer.external_id")
 
 

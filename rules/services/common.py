@@ -15,7 +15,7 @@ from ledger.locking import lock_member
 from ledger.models import Entry
 from ledger.services import MAX_POINTS, points_credit
 from loyaltysite.clock import Clock
-from loyaltysite.errors import InvalidValue, MemberInactive, MemberNotFound, ValidationFailed
+from loyaltysite.errors import InvalidValue, MemberInactive, MemberNotFound
 from members.models import Member, Program
 from members.selectors import member_find
 from members.services import member_get_or_enrol
@@ -87,7 +87,7 @@ def resolve_member(
 
 def _active(member: Member, program: Program) -> Member:
     if member.status != Member.Status.ACTIVE:
-        raise MemberInactive(f"Member {member.card_id} is {member.status}.", field="member")
+        raise MemberInactive(f"Member {member.card_id_display} is {member.status}.", field="member")
     member.program = program
     return member
 
@@ -96,7 +96,7 @@ def lock_active(member: Member) -> Member:
     """Lock the member row (member first: always) and refuse a member who is not active."""
     locked = lock_member(member.pk)
     if locked.status != Member.Status.ACTIVE:
-        raise MemberInactive(f"Member {locked.card_id} is {locked.status}.", field="member")
+        raise MemberInactive(f"Member {locked.card_id_display} is {locked.status}.", field="member")
     return locked
 
 
@@ -143,7 +143,7 @@ def check_occurred_at(occurred_at: datetime | None, now: datetime) -> None:
 
 def check_total(points: int, field: str = "amount") -> None:
     if points > MAX_POINTS:
-        raise ValidationFailed(
+        raise InvalidValue(
             f"This would earn {points} points, more than the {MAX_POINTS} one entry can hold.",
             field=field,
         )

@@ -29,6 +29,7 @@ from ledger.services import points_reverse
 from loyaltysite.clock import Clock, system_clock
 from loyaltysite.currencies import MINOR_UNITS, quantize_money
 from loyaltysite.errors import CurrencyMismatch, InvalidValue, ValidationFailed
+from loyaltysite.formatting import money_display, money_str
 from members.models import Member, Program
 
 from .. import engine, hooks, selectors
@@ -110,8 +111,9 @@ def order_facts(
         total = sum((int(i["quantity"]) * Decimal(str(i["price"])) for i in items), Decimal(0))
         if total != amount + points_discount:
             raise InvalidValue(
-                f"The items add up to {total}, not to amount + points_discount "
-                f"({amount + points_discount}).", field="items",
+                f"The items add up to {money_display(total, currency)}, not to amount + "
+                f"points_discount ({money_display(amount + points_discount, currency)}).",
+                field="items",
             )
     check_occurred_at(occurred_at, now)
     return engine.OrderFacts(
@@ -217,7 +219,7 @@ def order_preview(
     if member is not None and member.status != Member.Status.ACTIVE:
         from loyaltysite.errors import MemberInactive
 
-        raise MemberInactive(f"Member {member.card_id} is {member.status}.", field="member")
+        raise MemberInactive(f"Member {member.card_id_display} is {member.status}.", field="member")
     evaluation = _evaluate(program, facts, member, now)
     return PreviewResult(member=member, evaluation=evaluation,
                          pending=program.pending_days > 0, new_member=member is None)
@@ -306,15 +308,15 @@ def order_refund(
                 raise InvalidValue("amount must be greater than zero.", field="amount")
             if amount > order.refundable:
                 raise RefundExceedsOrder(
-                    f"Only {order.refundable} {order.currency} is left to refund.",
-                    field="amount", refundable=str(order.refundable),
+                    f"Only {money_display(order.refundable, order.currency)} is left to refund.",
+                    field="amount", refundable=money_str(order.refundable, order.currency),
                 )
         else:
             amount, lines = _refund_amount_for_items(order, items or ())
             if amount <= 0:
                 raise RefundExceedsOrder(
-                    f"Only {order.refundable} {order.currency} is left to refund.",
-                    field="items", refundable=str(order.refundable),
+                    f"Only {money_display(order.refundable, order.currency)} is left to refund.",
+                    field="items", refundable=money_str(order.refundable, order.currency),
                 )
         refunded = order.amount_refunded + amount
         scale = 10 ** 3  # amounts have at most 3 decimal places: exact integer arithmetic

@@ -138,7 +138,7 @@ def test_reserve_then_confirm_issues_a_voucher(api, funded, reward, clock):
     assert reserved.status_code == 201, reserved.content
     body = reserved.json()
     assert (body["status"], body["points"], body["kind"]) == ("reserved", 100, "reward")
-    assert body["member"]["card_id"] == funded.card_id
+    assert body["member"]["card_id"] == funded.card_id_display
     assert body["voucher"] is None
     assert Member.objects.get(pk=funded.pk).reserved_points == 100
 
