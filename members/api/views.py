@@ -15,7 +15,7 @@ from members import selectors, services
 from members.models import Member
 
 from .filters import MemberFilter
-from .serializers import MemberEnrolIn, MemberOut, ProgramSerializer
+from .serializers import MemberEnrolIn, MemberEnrolledOut, MemberOut, ProgramSerializer
 
 
 class EmptyIn(serializers.Serializer):
@@ -99,18 +99,24 @@ class MemberListApi(ProgramApi):
         return paginator.get_paginated_response(render_many(MemberOut, page))
 
     @extend_schema(
-        request=MemberEnrolIn, responses={201: MemberOut}, parameters=[IDEMPOTENCY_HEADER],
-        operation_id="members_enrol",
+        request=MemberEnrolIn, responses={201: MemberEnrolledOut},
+        parameters=[IDEMPOTENCY_HEADER], operation_id="members_enrol",
     )
     def post(self, request, program):
         target = self.program()
         data = validated(MemberEnrolIn, request.data)
+        code = data.pop("referral_code").strip()
+        # The enrolment hooks (referrals) read the code and write their outcome back here.
+        context = {"referral_code": code, "actor": self.actor} if code else None
 
         def run():
-            member = services.member_enrol_customer(program=target, **data)
+            member = services.member_enrol_customer(program=target, context=context, **data)
             if services.member_welcome(member=member):
                 member = selectors.member_get(program=target, ident=member.pk)
-            return http.HTTP_201_CREATED, render(MemberOut, member)
+            body = render(MemberOut, member)
+            if context is not None:
+                body["referral"] = context.get("referral")
+            return http.HTTP_201_CREATED, body
 
         return self.idempotent(run, program=target)
 
