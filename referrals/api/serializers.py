@@ -19,7 +19,7 @@ class EmptyIn(serializers.Serializer):
     """No body (an empty object at most)."""
 
 
-class MemberRefOut(serializers.Serializer):
+class ReferralMemberOut(serializers.Serializer):
     id = serializers.IntegerField()
     card_id = serializers.CharField()
     external_id = serializers.CharField(source="customer.external_id")
@@ -62,8 +62,8 @@ class ReferralRewardOut(serializers.ModelSerializer):
 class ReferralOut(serializers.ModelSerializer):
     program = serializers.IntegerField(source="program_id")
     code = serializers.CharField(source="code.code")
-    referrer = MemberRefOut()
-    referee = MemberRefOut()
+    referrer = ReferralMemberOut()
+    referee = ReferralMemberOut()
     order_id = serializers.SerializerMethodField(
         help_text="The converting order (the merchant's order id)."
     )

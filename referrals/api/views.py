@@ -324,6 +324,9 @@ class ReferralSettingsApi(ProgramApi):
     def patch(self, request, program):
         target = self.program()
         data = dict(validated(ReferralSettingsSerializer, request.data))
+        fixed = sorted(set(request.data) & {"program", "updated_at"})
+        if fixed:
+            raise ValidationFailed(f"{fixed[0]} cannot be changed.", field=fixed[0])
         if not data:
             raise ValidationFailed("Send at least one field to change.", field="body")
         for side in ("referrer", "referee"):

@@ -39,7 +39,7 @@ def referral_approve(
     if referral.status not in REVIEWABLE:
         raise InvalidTransition(
             f"A {referral.get_status_display().lower()} referral cannot be approved.",
-            field="status", status=referral.status,
+            field="status", referral_status=referral.status,
         )
     _decide(referral, Referral.Decision.APPROVED, actor, reason.strip(), clock.now())
     converted = referral.status == Referral.Status.CONVERTED
@@ -68,7 +68,7 @@ def referral_reject(
     if referral.status not in REVIEWABLE:
         raise InvalidTransition(
             f"A {referral.get_status_display().lower()} referral cannot be rejected.",
-            field="status", status=referral.status,
+            field="status", referral_status=referral.status,
         )
     _decide(referral, Referral.Decision.REJECTED, actor, reason, clock.now())
     referral.status = Referral.Status.REJECTED
