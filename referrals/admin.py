@@ -33,6 +33,7 @@ from unfold.decorators import action, display
 from unfold.widgets import UnfoldAdminTextInputWidget
 
 from loyaltysite.errors import LoyaltyError
+from loyaltysite.formatting import money_display
 from loyaltysite.ids import parse_id
 from members.admin import MerchantScopedAdmin, _adopt
 from members.forms import MerchantScopedForm
@@ -78,8 +79,8 @@ def _order_html(order: Order | None, fallback: str = "—") -> str:
         return fallback
     url = reverse("admin:rules_order_change", args=[order.pk])
     return format_html(
-        '<a href="{}" class="text-primary-600">{}</a> ({} {}, {})', url, order.order_id,
-        order.amount, order.currency, order.get_status_display().lower(),
+        '<a href="{}" class="text-primary-600">{}</a> ({}, {})', url, order.order_id,
+        money_display(order.amount, order.currency), order.get_status_display().lower(),
     )
 
 
@@ -223,6 +224,15 @@ class ReferralAdmin(_ReadOnlyAdmin):
         return super().changelist_view(request, extra_context)
 
     # -- review --------------------------------------------------------------------------
+    def get_actions_detail(self, request, object_id):
+        """Approve and reject only while a decision can still change something."""
+        actions = super().get_actions_detail(request, object_id)
+        pk = parse_id(object_id)
+        referral = self.get_queryset(request).filter(pk=pk).first() if pk else None
+        if referral is None or referral.status in services.REVIEWABLE:
+            return actions
+        return []
+
     def has_review_referral_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm("referrals.review_referral")
 
@@ -285,9 +295,7 @@ class ReferralAdmin(_ReadOnlyAdmin):
             **self.admin_site.each_context(request),
             "opts": self.opts, "original": referral, "title": title, "form": form,
             "referrals": [referral],
-            "possible": referral.status in (
-                Referral.Status.PENDING, Referral.Status.APPROVED, Referral.Status.CONVERTED
-            ),
+            "possible": referral.status in services.REVIEWABLE,
             "change_url": reverse("admin:referrals_referral_change", args=[referral.pk]),
         })
 

@@ -2,13 +2,13 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 OWNER_PERMISSIONS = [
-    "referrals.view_referral", "referrals.review_referral",
+    "referrals.view_referral", "referrals.review_referral", "referrals.view_referralreward",
     "referrals.view_referralcode", "referrals.deactivate_referralcode",
     "referrals.view_referralsettings", "referrals.add_referralsettings",
     "referrals.change_referralsettings",
 ]
 MANAGER_PERMISSIONS = [
-    "referrals.view_referral", "referrals.review_referral",
+    "referrals.view_referral", "referrals.review_referral", "referrals.view_referralreward",
     "referrals.view_referralcode", "referrals.deactivate_referralcode",
     "referrals.view_referralsettings",
 ]

@@ -390,4 +390,5 @@ class ReferralReward(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_side_display()}: {self.get_kind_display()} ({self.status})"
+        side, kind = self.get_side_display(), self.get_kind_display()
+        return f"{side}: {kind} ({self.get_status_display()})"

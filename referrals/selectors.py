@@ -175,7 +175,7 @@ def portal_referrals(*, member: Member) -> list[Referral]:
     return list(
         Referral._base_manager.filter(merchant_id=member.merchant_id, referrer_id=member.pk)
         .select_related("referee__customer")
-        .order_by("-id")[:100]
+        .order_by("-created_at", "-id")[:100]
     )
 
 

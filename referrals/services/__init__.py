@@ -18,6 +18,7 @@ from .conversion import (
     referral_convert,
 )
 from .review import (
+    REVIEWABLE,
     SETTINGS_FIELDS,
     referral_approve,
     referral_reject,
@@ -26,7 +27,7 @@ from .review import (
 )
 
 __all__ = [
-    "SETTINGS_FIELDS", "Attribution", "normalize_email", "on_member_enrolled",
+    "REVIEWABLE", "SETTINGS_FIELDS", "Attribution", "normalize_email", "on_member_enrolled",
     "on_order_recorded", "on_order_refunded", "qualifies", "referral_approve",
     "referral_attribute", "referral_attribute_checkout", "referral_claw_back",
     "referral_code_deactivate", "referral_code_get_or_create", "referral_code_regenerate",
