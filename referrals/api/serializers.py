@@ -8,6 +8,7 @@ from typing import Any
 from rest_framework import serializers
 
 from loyaltysite.formatting import money_str
+from loyaltysite.ids import MAX_ID
 from members.models import Member
 
 from ..models import Referral, ReferralCode, ReferralReward, ReferralSettings, RewardKind
@@ -129,10 +130,12 @@ class ReferralSettingsSerializer(serializers.ModelSerializer):
     program = serializers.IntegerField(source="program_id", read_only=True)
     referrer_reward = serializers.IntegerField(
         source="referrer_reward_id", required=False, allow_null=True, min_value=1,
+        max_value=MAX_ID,
         help_text="A catalog reward of this program (with referrer_reward_kind 'reward').",
     )
     referee_reward = serializers.IntegerField(
         source="referee_reward_id", required=False, allow_null=True, min_value=1,
+        max_value=MAX_ID,
         help_text="A catalog reward of this program (with referee_reward_kind 'reward').",
     )
     referrer_reward_kind = serializers.ChoiceField(choices=RewardKind.choices, required=False)

@@ -46,6 +46,7 @@ def foreign(other_program, clock):
     return {"referral": outcome.referral, "code": their_code}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("who", ["owner_client", "manager_client"])
 def test_the_pages_render_for_owners_and_managers(request, who, rows, code):
     client = request.getfixturevalue(who)
