@@ -16,8 +16,16 @@ from loyaltysite.ids import parse_id
 from members.models import Member, Merchant, Program
 
 from .errors import ReferralNotFound
-from .models import Referral, ReferralCode, ReferralReward, ReferralSettings
+from .models import (
+    CODE_ALPHABET,
+    CODE_LENGTH,
+    Referral,
+    ReferralCode,
+    ReferralReward,
+    ReferralSettings,
+)
 
+CODE_CHARACTERS = frozenset(CODE_ALPHABET)
 # States in which a referral still waits for its qualifying order.
 OPEN = (Referral.Status.PENDING, Referral.Status.APPROVED)
 # States a referral reaches once converted (the funnel counts them all as converted).
@@ -51,8 +59,8 @@ def code_for_member(*, member: Member) -> ReferralCode | None:
 def code_lookup(*, code: str, program: Program | None = None) -> ReferralCode | None:
     """The code (already normalized), across the platform or in ``program``, with its member
     and program. Codes are unique platform-wide: the share link carries nothing else."""
-    if not code or len(code) > ReferralCode._meta.get_field("code").max_length:
-        return None
+    if not code or len(code) > CODE_LENGTH or not set(code) <= CODE_CHARACTERS:
+        return None  # no such code can exist: no query (and nothing odd reaches the database)
     qs = ReferralCode._base_manager.select_related("member__customer", "program", "merchant")
     if program is not None:
         qs = qs.filter(merchant_id=program.merchant_id, program_id=program.pk)

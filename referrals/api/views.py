@@ -19,6 +19,7 @@ from loyaltysite.api.prototypes import render, render_many
 from loyaltysite.api.schema import raises
 from loyaltysite.api.views import IDEMPOTENCY_HEADER, ProgramApi, validated
 from loyaltysite.errors import (
+    Conflict,
     DuplicateReferral,
     InvalidTransition,
     MemberInactive,
@@ -214,7 +215,7 @@ class ReferralListApi(_ReferralApi):
         ],
     )
     @raises(MemberNotFound, MemberInactive, SelfReferral, DuplicateReferral,
-            RefereeNotEligible, ReferralLimitExceeded)
+            RefereeNotEligible, ReferralLimitExceeded, Conflict)
     def post(self, request, program):
         target = self.program()
         data = validated(AttributeIn, request.data)

@@ -26,11 +26,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 
 from ledger.locking import lock_member
 from loyaltysite.clock import Clock, system_clock
 from loyaltysite.errors import (
+    Conflict,
     DuplicateReferral,
     LoyaltyError,
     MemberInactive,
@@ -48,6 +49,8 @@ from ..models import Referral, ReferralCode, ReferralSettings, normalize_referra
 from ..selectors import code_lookup, settings_for
 from .common import emit_referral
 from .conversion import convert_locked
+
+DEADLOCK_DETECTED = "40P01"  # PostgreSQL's SQLSTATE
 
 NOT_ATTRIBUTED = {
     "unknown_code": "No such referral code in this program.",
@@ -225,31 +228,50 @@ def _attribute(
     settings = settings_for(program=program)
     if not settings.is_enabled:
         return Attribution.refused("referrals_disabled")
+    try:
+        with transaction.atomic():
+            return _attribute_locked(code=code, settings=settings, referee=referee,
+                                     channel=channel, source=source, actor=actor, clock=clock)
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) != DEADLOCK_DETECTED:
+            raise
+        # Two attributions naming the same two members crosswise, at the same moment (A
+        # referring B while B refers A): PostgreSQL breaks the tie by refusing one of them.
+        raise Conflict(
+            "Another referral of these members is being recorded at this moment; try again.",
+            field="code",
+        ) from None
+
+
+def _attribute_locked(
+    *, code: ReferralCode, settings: ReferralSettings, referee: Member, channel: str,
+    source: str, actor: str, clock: Clock,
+) -> Attribution:
+    program = code.program
     now = clock.now()
-    with transaction.atomic():
-        referee = lock_member(referee.pk)
-        referrer = lock_member(code.member_id)
-        if referrer.status != Member.Status.ACTIVE:
-            return Attribution.refused("referrer_inactive")
-        _check_guards(program=program, settings=settings, referrer=referrer, referee=referee,
-                      source=source, now=now)
-        referral = _insert(
-            merchant_id=program.merchant_id, program_id=program.pk, code=code,
-            referrer_id=referrer.pk, referee_id=referee.pk, channel=channel, source=source,
-            actor=actor[:128], created_at=now,
-            expires_at=now + timedelta(days=settings.conversion_window_days),
-        )
-        referral.program = program
-        emit_referral("referral.attributed", referral, member_id=referrer.pk, clock=clock)
-        if source:
-            # Attributed at checkout after the order was recorded: the sale itself converts.
-            order = Order._base_manager.filter(
-                merchant_id=program.merchant_id, program_id=program.pk, member_id=referee.pk,
-                order_id=source,
-            ).first()
-            if order is not None:
-                convert_locked(referral=referral, order=order, referee=referee,
-                               referrer=referrer, clock=clock)
+    referee = lock_member(referee.pk)
+    referrer = lock_member(code.member_id)
+    if referrer.status != Member.Status.ACTIVE:
+        return Attribution.refused("referrer_inactive")
+    _check_guards(program=program, settings=settings, referrer=referrer, referee=referee,
+                  source=source, now=now)
+    referral = _insert(
+        merchant_id=program.merchant_id, program_id=program.pk, code=code,
+        referrer_id=referrer.pk, referee_id=referee.pk, channel=channel, source=source,
+        actor=actor[:128], created_at=now,
+        expires_at=now + timedelta(days=settings.conversion_window_days),
+    )
+    referral.program = program
+    emit_referral("referral.attributed", referral, member_id=referrer.pk, clock=clock)
+    if source:
+        # Attributed at checkout after the order was recorded: the sale itself converts.
+        order = Order._base_manager.filter(
+            merchant_id=program.merchant_id, program_id=program.pk, member_id=referee.pk,
+            order_id=source,
+        ).first()
+        if order is not None:
+            convert_locked(referral=referral, order=order, referee=referee, referrer=referrer,
+                           clock=clock)
     return Attribution(referral)
 
 

@@ -7,15 +7,17 @@ Real threads, each with its own connection, released together on a barrier.
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 
 import pytest
 
 from ledger.selectors import member_ledger_discrepancies
-from loyaltysite.errors import DuplicateReferral, ReferralLimitExceeded
+from loyaltysite.errors import DuplicateReferral, LoyaltyError, ReferralLimitExceeded
 from members.models import Member
 from referrals import services
 from referrals.models import Referral, ReferralCode, ReferralReward
+from referrals.services import attribution
 from rules import services as rules
 from rules.services import Customer as Who
 from tests.concurrency import in_threads
@@ -130,3 +132,38 @@ def test_an_approval_racing_an_order_rewards_once_without_deadlock(program, refe
     assert ReferralReward.objects.count() == 8
     assert Member.objects.get(pk=referrer.pk).pending_points == 4 * 200
     assert member_ledger_discrepancies(member_id=referrer.pk) == []
+
+
+def test_crosswise_attributions_at_once_one_wins_and_the_other_is_a_conflict(
+    program, referrer, code, clock, monkeypatch
+):
+    # given: A's code for B and B's code for A, each attribution holding its first lock when
+    # the other asks for it (a deadlock PostgreSQL breaks by refusing one)
+    other = MemberFactory(program=program)
+    other_code, _ = services.referral_code_get_or_create(member=other, clock=clock)
+    barrier = threading.Barrier(2)
+    real_lock = attribution.lock_member
+    calls = threading.local()
+
+    def lock_then_wait(member_id: int):
+        locked = real_lock(member_id)
+        calls.n = getattr(calls, "n", 0) + 1
+        if calls.n == 1:
+            barrier.wait(timeout=10)
+        return locked
+
+    monkeypatch.setattr(attribution, "lock_member", lock_then_wait)
+    pairs = [(code.code, other), (other_code.code, referrer)]
+
+    def attempt(i: int) -> str:
+        try:
+            services.referral_attribute(program=program, code=pairs[i][0], referee=pairs[i][1],
+                                        channel="checkout", actor="race", clock=clock)
+        except LoyaltyError as error:
+            return error.code
+        return "ok"
+
+    outcomes = in_threads(2, attempt)
+
+    assert sorted(outcomes) == ["CONFLICT", "ok"]
+    assert Referral.objects.count() == 1

@@ -43,7 +43,8 @@ def foreign(other_program, clock):
         program=other_program, code=their_code.code, referee=MemberFactory(program=other_program),
         channel="checkout", actor="t", clock=clock,
     )
-    return {"referral": outcome.referral, "code": their_code}
+    settings = terms(other_program, referrer_points=7)
+    return {"referral": outcome.referral, "code": their_code, "settings": settings}
 
 
 @pytest.mark.slow
@@ -245,12 +246,16 @@ def test_another_merchants_rows_are_not_found(owner_client, rows, foreign):
                    url("referral_reject", referral.pk),
                    url("referralcode_change", their_code.pk),
                    url("referralcode_deactivate", their_code.pk),
-                   url("referralcode_regenerate", their_code.pk)):
+                   url("referralcode_regenerate", their_code.pk),
+                   url("referralsettings_change", foreign["settings"].pk)):
         assert owner_client.get(target).status_code == 404, target
         owner_client.post(target, {"reason": "x"})
     referral.refresh_from_db()
     their_code.refresh_from_db()
     assert (referral.status, their_code.is_active) == ("pending", True)
+    assert ReferralSettings.objects.get(pk=foreign["settings"].pk).referrer_points == 7
+    listed = owner_client.get(url("referralsettings_changelist")).context["cl"].result_list
+    assert foreign["settings"].pk not in [s.pk for s in listed]
     listed = owner_client.get(url("referral_changelist")).context["cl"].result_list
     assert referral.pk not in [r.pk for r in listed]
     # a bulk action naming the other merchant's referral changes nothing
@@ -264,3 +269,15 @@ def test_the_funnel_counts_only_the_staff_merchants_rows(other_owner_user, clien
     client.force_login(other_owner_user)
     funnel = client.get(url("referral_changelist")).context["funnel"]
     assert (funnel["attributed"], funnel["codes"]) == (1, 1)
+
+
+def test_an_owner_cannot_set_terms_for_another_merchants_program(owner_client, other_program):
+    response = owner_client.post(url("referralsettings_add"), {
+        "program": other_program.pk, "is_enabled": "on", "referrer_reward_kind": "points",
+        "referrer_points": 1, "referee_reward_kind": "none", "referee_points": 0,
+        "min_order_amount": "0", "conversion_window_days": 30, "limit_period_days": 30,
+    })
+
+    assert response.status_code == 200
+    assert "program" in response.context["adminform"].form.errors
+    assert not ReferralSettings.objects.exists()
