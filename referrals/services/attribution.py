@@ -16,7 +16,10 @@ The referee's member row is locked first, then the referrer's (the order every r
 operation uses); the referrer's lock serialises that referrer's attributions, so the rate
 limit holds under concurrency. Once-per-referee and once-per-source are unique constraints:
 two attributions that race past the checks meet at the insert, and the loser answers
-``DUPLICATE_REFERRAL``.
+``DUPLICATE_REFERRAL``. A circular referral is refused before any lock is taken as well, so an
+attribution never waits crosswise on an order converting the opposite referral; two circular
+attributions at the very same moment deadlock, and the one PostgreSQL refuses answers
+``CONFLICT`` (409).
 """
 
 from __future__ import annotations
@@ -144,6 +147,14 @@ SELF_REFERRAL_DETAIL = {
 # Attribution
 
 
+def _circular(program: Program, *, referrer_id: int, referee_id: int) -> bool:
+    """Whether the referee referred the referrer."""
+    return Referral._base_manager.filter(
+        merchant_id=program.merchant_id, program=program, referrer_id=referee_id,
+        referee_id=referrer_id,
+    ).exists()
+
+
 def _check_guards(
     *, program: Program, settings: ReferralSettings, referrer: Member, referee: Member,
     source: str, now: Any,
@@ -154,9 +165,7 @@ def _check_guards(
         referee=referee, referee_customer=customers[referee.customer_id],
     )
     referrals = Referral._base_manager.filter(merchant_id=program.merchant_id, program=program)
-    if rule is None and referrals.filter(
-        referrer_id=referee.pk, referee_id=referrer.pk
-    ).exists():
+    if rule is None and _circular(program, referrer_id=referrer.pk, referee_id=referee.pk):
         rule = "circular"
     if rule is not None:
         raise SelfReferral(SELF_REFERRAL_DETAIL[rule], field="code", rule=rule)
@@ -228,6 +237,10 @@ def _attribute(
     settings = settings_for(program=program)
     if not settings.is_enabled:
         return Attribution.refused("referrals_disabled")
+    if _circular(program, referrer_id=code.member_id, referee_id=referee.pk):
+        # Checked before any lock too: an order of the other member converting their referral
+        # holds their lock and waits for this referee's, in the opposite order.
+        raise SelfReferral(SELF_REFERRAL_DETAIL["circular"], field="code", rule="circular")
     try:
         with transaction.atomic():
             return _attribute_locked(code=code, settings=settings, referee=referee,
