@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext_lazy
 
 from ledger.services import points_credit, points_reverse
 from loyaltysite.clock import Clock, system_clock
 from loyaltysite.errors import RewardUnavailable
+from loyaltysite.formatting import money_str
 from members.models import Member, Program
 from rewards.services import voucher_gift, voucher_revoke
 from rules.models import Order
@@ -35,6 +37,9 @@ from rules.models import Order
 from ..models import Referral, ReferralReward, ReferralSettings, RewardKind
 from ..selectors import OPEN, settings_for
 from .common import ACTOR, emit_referral, lock_parties
+
+if TYPE_CHECKING:
+    from rules.services import OrderResult, RefundResult
 
 REWARD_REASON = {
     ReferralReward.Side.REFERRER: gettext_lazy("Referral reward: a friend you referred"),
@@ -149,7 +154,7 @@ def convert_locked(
     referral.converted_at = now
     referral.save(update_fields=["status", "order", "converted_at"])
     emit_referral("referral.converted", referral, member_id=referral.referrer_id, clock=clock,
-                  amount=str(order.amount), currency=order.currency)
+                  amount=money_str(order.amount, order.currency), currency=order.currency)
     if settings.requires_approval and referral.decision != Referral.Decision.APPROVED:
         return []
     return _reward(referral=referral, referee=referee, referrer=referrer, settings=settings,
@@ -227,7 +232,7 @@ def referral_claw_back(
 # Order hooks (registered in ``ReferralsConfig.ready``)
 
 
-def on_order_recorded(result) -> None:
+def on_order_recorded(result: OrderResult) -> None:
     """The referee's order may convert their open referral. One indexed query when not."""
     order, member = result.order, result.member
     referral_id = (
@@ -250,7 +255,7 @@ def on_order_recorded(result) -> None:
             setattr(member, field, value)
 
 
-def on_order_refunded(result) -> None:
+def on_order_refunded(result: RefundResult) -> None:
     """A refund in full of a converting order claws the referral's rewards back."""
     order = result.order
     if order.status != Order.Status.REFUNDED:

@@ -61,6 +61,7 @@ def test_conversion_emits_converted_and_one_rewarded_per_side(referrer, friend, 
         ("referral.rewarded", friend.pk),
         ("referral.rewarded", referrer.pk),
     ]
+    assert (events[1].data["amount"], events[1].data["currency"]) == ("25.00", "EUR")
     rewarded = events[-1].data
     assert (rewarded["side"], rewarded["points"], rewarded["pending"]) == ("referrer", 200, True)
     assert rewarded["member"]["pending_points"] == 200
