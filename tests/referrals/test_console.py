@@ -281,3 +281,13 @@ def test_an_owner_cannot_set_terms_for_another_merchants_program(owner_client, o
     assert response.status_code == 200
     assert "program" in response.context["adminform"].form.errors
     assert not ReferralSettings.objects.exists()
+
+
+@pytest.mark.parametrize("path", [
+    "referral/%C2%B9/change/", "referral/%C2%B9/approve/", "referral/%D9%A1/reject/",
+    "referralcode/%C2%B9/change/", "referralcode/99999999999999999999/regenerate/",
+    "referralsettings/%00/change/",
+])
+def test_odd_ids_in_console_urls_are_not_found(owner_client, path):
+    owner_client.raise_request_exception = False
+    assert owner_client.get(f"/admin/referrals/{path}").status_code in (302, 404)
