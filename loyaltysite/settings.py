@@ -198,6 +198,13 @@ SPECTACULAR_SETTINGS = {
         "RedemptionKindEnum": "rewards.models.Redemption.Kind",
         "RedemptionStatusEnum": "rewards.models.Redemption.Status",
         "VoucherStatusEnum": "rewards.models.Voucher.Status",
+        "ReferralStatusEnum": "referrals.models.Referral.Status",
+        "ReferralRewardKindEnum": "referrals.models.RewardKind",
+        "ReferralChannelEnum": "referrals.models.Referral.Channel",
+        "ReferralDecisionEnum": "referrals.models.Referral.Decision",
+        "ReferralSideEnum": "referrals.models.ReferralReward.Side",
+        "ReferralGivenKindEnum": "referrals.models.ReferralReward.Kind",
+        "ReferralGivenStatusEnum": "referrals.models.ReferralReward.Status",
     },
 }
 

@@ -9,7 +9,10 @@ checked by the form (a field error) rather than by the database (an ``IntegrityE
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import BaseUserCreationForm
 from django.db import models
+from django.db.models import Q
 from django.forms.models import ModelFormMetaclass
 from django.utils.translation import gettext_lazy as _
 from django_scopes import scopes_disabled
@@ -165,3 +168,51 @@ class AdjustPointsForm(forms.Form):
         if points == 0:
             raise forms.ValidationError(_("Enter a non-zero number of points."))
         return points
+
+
+class PortalSignUpForm(BaseUserCreationForm):
+    """A customer creates their portal account: their email is their login, the password goes
+    through Django's validators; a friend's referral code is optional."""
+
+    name = forms.CharField(
+        label=_("Your name"), max_length=150, required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+    referral_code = forms.CharField(
+        label=_("Referral code (optional)"), max_length=32, required=False,
+        help_text=_("From the friend who invited you."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}),
+    )
+
+    class Meta(BaseUserCreationForm.Meta):
+        fields = ("email",)
+        field_classes: dict = {}
+
+    field_order = ["name", "email", "password1", "password2", "referral_code"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        email = self.fields["email"]
+        email.required = True
+        email.label = _("Email address")
+        email.help_text = _("You sign in with it.")
+        email.widget.attrs.update({"autocomplete": "email"})
+
+    def clean_email(self) -> str:
+        email = get_user_model().objects.normalize_email(self.cleaned_data["email"].strip())
+        users = get_user_model().objects
+        if users.filter(Q(username__iexact=email) | Q(email__iexact=email)).exists():
+            raise forms.ValidationError(
+                _("An account with this email address exists already: sign in instead."),
+                code="exists",
+            )
+        self.instance.username = email  # for the password validators' similarity check
+        return email
+
+    def save(self, commit: bool = True):
+        user = super().save(commit=False)
+        user.username = self.cleaned_data["email"]
+        user.first_name = self.cleaned_data["name"]
+        if commit:
+            user.save()
+        return user

@@ -4,7 +4,9 @@
 member on the ladder's first rung, referrals attribute a sign-up to a referral code, and so on,
 by registering here from their ``AppConfig.ready()``. ``context`` carries what the enrolling
 request said beyond the customer's own fields (e.g. ``{"referral_code": "K7QX9M"}``), so an
-API or portal form can pass a consumer's input through without ``members`` knowing it.
+API or portal form can pass a consumer's input through without ``members`` knowing it. When the
+caller passes a dict, a hook may write its outcome into it (``context["referral"]``) for the
+caller's answer.
 """
 
 from __future__ import annotations

@@ -10,8 +10,9 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from loyaltysite.errors import MemberNotFound
+from loyaltysite.ids import parse_id
 
-from .models import Member, normalize_card_id
+from .models import Member, Program, normalize_card_id
 
 
 def member_list_for_user(*, user) -> QuerySet[Member]:
@@ -32,3 +33,16 @@ def member_get_for_user(*, user, card_id: str) -> Member:
         return member_list_for_user(user=user).get(card_id=normalize_card_id(card_id))
     except Member.DoesNotExist:
         raise MemberNotFound(field="card_id") from None
+
+
+def program_open_for_sign_up(*, program_id: object) -> Program | None:
+    """A live, active program anyone may join from the portal (``None`` otherwise)."""
+    pk = parse_id(program_id)
+    if pk is None:
+        return None
+    return (
+        Program.objects.with_scopes_disabled()
+        .select_related("merchant")
+        .filter(pk=pk, deleted_at__isnull=True, is_active=True, merchant__is_active=True)
+        .first()
+    )

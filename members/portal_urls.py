@@ -8,6 +8,7 @@ app_name = "portal"
 urlpatterns = [
     path("", views.home, name="home"),
     path("memberships/<str:card_id>/", views.member_history, name="member"),
+    path("join/<str:program_id>/", views.join, name="join"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

@@ -328,3 +328,35 @@ def member_set_status(
     locked.status_changed_at = clock.now()
     locked.save(update_fields=["status", "status_changed_at"])
     return locked
+
+
+def member_sign_up(
+    *,
+    program: Program,
+    user: Any,
+    name: str = "",
+    context: Mapping[str, Any] | None = None,
+    clock: Clock = system_clock,
+) -> Member:
+    """Enrol a portal user in ``program`` (the portal's sign-up), with the welcome award.
+
+    Their customer record of the program's merchant is the one linked to the account, or a new
+    one. An existing customer with the same email is never linked by this: an address typed in
+    a sign-up form proves nothing, and linking would hand that customer's points to whoever
+    typed it. ``context`` goes to the enrolment hooks (e.g. a referral code).
+    """
+    with transaction.atomic():
+        customer = (
+            Customer.objects.with_scopes_disabled()
+            .filter(merchant_id=program.merchant_id, user=user)
+            .order_by("id")
+            .first()
+        )
+        if customer is None:
+            customer = customer_get_or_create(
+                merchant=program.merchant_id, email=user.email,
+                name=name or user.get_full_name(), user=user,
+            )
+        member = member_enrol(program=program, customer=customer, context=context, clock=clock)
+        member_welcome(member=member, clock=clock)
+    return member

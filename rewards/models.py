@@ -10,7 +10,8 @@ Design
 * A ``Redemption`` is one use of points: for a reward, or as a money discount on an order.
   It owns one ledger ``Hold`` (points moved from balance to reserved) and follows it:
   ``reserved`` -> ``confirmed`` (the hold becomes a spend) | ``released`` | ``expired``.
-  Confirming issues a ``Voucher`` for a reward.
+  Confirming issues a ``Voucher`` for a reward. A voucher can also be given away (a referral
+  reward, ``voucher_gift``): it then has no redemption.
 * Every change to a member's redemptions runs under that member's row lock (taken first, as
   every ledger writer does), then the reward row: the per-member limit and the balance are
   checked under the lock, so concurrent requests cannot both pass them.
@@ -257,8 +258,9 @@ class Voucher(models.Model):
     merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
     program = models.ForeignKey("members.Program", on_delete=models.PROTECT, related_name="+")
     member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="vouchers")
+    # Empty for a voucher given away (a referral reward) rather than bought with points.
     redemption = models.OneToOneField(
-        Redemption, on_delete=models.PROTECT, related_name="voucher"
+        Redemption, null=True, blank=True, on_delete=models.PROTECT, related_name="voucher"
     )
     reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="vouchers")
     code = models.CharField(max_length=16, unique=True, default=new_voucher_code, editable=False)

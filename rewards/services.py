@@ -574,6 +574,50 @@ def voucher_use(
     return voucher
 
 
+@transaction.atomic
+def voucher_gift(
+    *, member: Member, reward: Reward, actor: str, clock: Clock = system_clock
+) -> Voucher:
+    """Give ``member`` a voucher for ``reward`` without spending points (a referral reward).
+
+    The reward must be live and in stock (a unit is taken, as a reservation takes one); the
+    points cost, tier and per-member limit do not apply to a gift. ``REWARD_UNAVAILABLE``
+    otherwise, before anything is written. ``actor`` is for the caller's own records.
+    """
+    now = clock.now()
+    if reward.program_id != member.program_id:
+        raise RewardUnavailable("The reward belongs to another program.", field="reward")
+    reason = reward_unavailable_reason(reward=reward, now=now)
+    if reason:
+        raise RewardUnavailable(UNAVAILABLE_DETAIL[reason], field="reward", reason=reason)
+    if reward.stock is not None and not Reward._base_manager.filter(
+        pk=reward.pk, stock__gt=0
+    ).update(stock=F("stock") - 1):
+        raise RewardUnavailable(
+            UNAVAILABLE_DETAIL["out_of_stock"], field="reward", reason="out_of_stock"
+        )
+    days = reward.voucher_valid_days
+    return Voucher._base_manager.create(
+        merchant_id=member.merchant_id, program_id=member.program_id, member_id=member.pk,
+        redemption=None, reward_id=reward.pk, issued_at=now,
+        expires_at=now + timedelta(days=days) if days else None,
+    )
+
+
+@transaction.atomic
+def voucher_revoke(*, voucher: Voucher, clock: Clock = system_clock) -> bool:
+    """Withdraw an unused voucher (it expires now). ``False`` when it was used or had expired
+    already: a used voucher cannot be taken back."""
+    now = clock.now()
+    voucher = Voucher._base_manager.select_for_update().get(pk=voucher.pk)
+    if voucher.status != Voucher.Status.ISSUED:
+        return False
+    voucher.status = Voucher.Status.EXPIRED
+    voucher.expires_at = now
+    voucher.save(update_fields=["status", "expires_at"])
+    return True
+
+
 def vouchers_expire_due(*, clock: Clock = system_clock, batch_size: int = 500) -> int:
     """Mark issued vouchers past ``expires_at`` expired, ``batch_size`` rows per statement."""
     now = clock.now()

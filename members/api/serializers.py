@@ -42,6 +42,30 @@ class MemberEnrolIn(serializers.Serializer):
     email = fields.Email(required=False, allow_blank=True, default="")
     name = fields.Text(max_length=200, required=False, allow_blank=True, default="")
     birthday = fields.Date(required=False, allow_null=True, default=None)
+    referral_code = fields.Text(
+        max_length=64, required=False, allow_blank=True, default="",
+        help_text="A friend's referral code: the new member is attributed to them. An unknown "
+        "or inactive code never fails the enrolment (see referral in the answer).",
+    )
+
+
+class ReferralOutcomeOut(serializers.Serializer):
+    attributed = serializers.BooleanField()
+    reason = serializers.CharField(allow_null=True)
+    detail = serializers.CharField(allow_null=True)
+    referral = serializers.IntegerField(allow_null=True)
+    status = serializers.CharField(allow_null=True)
+
+
+class MemberEnrolledOut(MemberOut):
+    referral = ReferralOutcomeOut(
+        required=False, allow_null=True,
+        help_text="Only when referral_code was sent: whether the enrolment was attributed to "
+        "the code's owner, and if not why (unknown_code, inactive_code, self_referral, ...).",
+    )
+
+    class Meta(MemberOut.Meta):
+        fields = [*MemberOut.Meta.fields, "referral"]
 
 
 TIME_ZONES = sorted(available_timezones())

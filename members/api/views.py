@@ -20,7 +20,7 @@ from members import selectors, services
 from members.models import Member
 
 from .filters import MemberFilter
-from .serializers import MemberEnrolIn, MemberOut, ProgramSerializer
+from .serializers import MemberEnrolIn, MemberEnrolledOut, MemberOut, ProgramSerializer
 
 PROGRAM_EXAMPLE = OpenApiExample(
     "A coffee chain's program",
@@ -118,23 +118,32 @@ class MemberListApi(ProgramApi):
         "members_enrol", tag="members", summary="Enrol a customer",
         description="Creates the customer (by your `external_id`) if needed and enrols them; "
         "the program's welcome rules award their points. Enrolling the same customer twice "
-        "is `MEMBER_ALREADY_ENROLLED` (409).",
-        request=MemberEnrolIn, responses={201: MemberOut}, errors=(MemberAlreadyEnrolled,),
+        "is `MEMBER_ALREADY_ENROLLED` (409). With a friend's `referral_code` the new member "
+        "is attributed to them; the answer's `referral` says whether it was (a code that "
+        "cannot be used never fails the enrolment).",
+        request=MemberEnrolIn, responses={201: MemberEnrolledOut},
+        errors=(MemberAlreadyEnrolled,),
         examples=[OpenApiExample(
             "A new customer", request_only=True,
             value={"external_id": "cust-1042", "email": "ana.silva@example.com",
-                   "name": "Ana Silva", "birthday": "1991-04-21"},
+                   "name": "Ana Silva", "birthday": "1991-04-21", "referral_code": "K7QX9M"},
         )],
     )
     def post(self, request, program):
         target = self.program()
         data = validated(MemberEnrolIn, request.data)
+        code = data.pop("referral_code").strip()
+        # The enrolment hooks (referrals) read the code and write their outcome back here.
+        context = {"referral_code": code, "actor": self.actor} if code else None
 
         def run():
-            member = services.member_enrol_customer(program=target, **data)
+            member = services.member_enrol_customer(program=target, context=context, **data)
             if services.member_welcome(member=member):
                 member = selectors.member_get(program=target, ident=member.pk)
-            return http.HTTP_201_CREATED, render(MemberOut, member)
+            body = render(MemberOut, member)
+            if context is not None:
+                body["referral"] = context.get("referral")
+            return http.HTTP_201_CREATED, body
 
         return self.idempotent(run, program=target)
 

@@ -179,7 +179,11 @@ class VoucherOut(serializers.ModelSerializer):
     code = serializers.CharField(source="code_display")
     member = MemberRefOut()
     reward = RefOut()
-    redemption = serializers.IntegerField(source="redemption_id")
+    redemption = serializers.IntegerField(
+        source="redemption_id", allow_null=True,
+        help_text="The redemption that bought it; null for a voucher given away (a referral "
+        "reward).",
+    )
 
     class Meta:
         model = Voucher

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from ledger.models import Hold
 from members.models import Member, MerchantAPIKey, Program
 from members.services import api_key_create
+from referrals.models import Referral
 from rewards.models import Redemption, Reward, Voucher
 from rules.models import EarningRule, Order
 
@@ -37,6 +38,7 @@ def world(client):
         "reward": Reward.objects.filter(program=program).first().pk,
         "rule": EarningRule.objects.filter(program=program).first().pk,
         "code": Voucher.objects.filter(program=program).first().code,
+        "referral": Referral.objects.filter(program=program).first().pk,
     }
     schema = json.loads(client.get("/api/schema/?format=json").content)
     return key, ids, schema
