@@ -29,7 +29,7 @@ from loyaltysite.errors import (
 )
 from members.models import Member, Program
 
-from . import _pg, hooks
+from . import _pg, events, hooks
 from .locking import lock_member
 from .models import Entry, Hold, Lot
 
@@ -119,6 +119,7 @@ def _post(
         member.last_activity_at = now
         fields["last_activity_at"] = now
     Member._base_manager.filter(pk=member.pk).update(**fields)
+    events.emit_entry(entry)
     if hooks.active():
         hooks.after_post(hooks.Posted(
             entry=entry, member_id=member.pk, merchant_id=member.merchant_id,
