@@ -52,6 +52,9 @@ CATALOGUE: dict[str, tuple[str, tuple[str, ...]]] = {
 
 EVENT_TYPES: tuple[str, ...] = tuple(CATALOGUE)
 GROUPS: tuple[str, ...] = tuple(dict.fromkeys(t.split(".", 1)[0] for t in EVENT_TYPES))
+# What an endpoint can subscribe to: ``webhook.test`` only ever goes to the endpoint tested.
+SUBSCRIBABLE_TYPES: tuple[str, ...] = tuple(t for t in EVENT_TYPES if t != "webhook.test")
+SUBSCRIBABLE_GROUPS: tuple[str, ...] = tuple(g for g in GROUPS if g != "webhook")
 
 
 def group_of(event_type: str) -> str:
@@ -62,9 +65,13 @@ def wildcard(group: str) -> str:
     return f"{group}.*"
 
 
+def filter_choices() -> list[str]:
+    """What an endpoint's ``event_types`` may list: types, then ``<group>.*`` wildcards."""
+    return [*SUBSCRIBABLE_TYPES, *(wildcard(g) for g in SUBSCRIBABLE_GROUPS)]
+
+
 def is_known_filter(value: str) -> bool:
-    """A type of the catalogue, or ``<group>.*`` for a group of it."""
-    return value in CATALOGUE or (value.endswith(".*") and value[:-2] in GROUPS)
+    return value in filter_choices()
 
 
 def wants(event_types: list[str], event_type: str) -> bool:

@@ -34,7 +34,8 @@ ROTATION_GRACE = timedelta(hours=24)
 ENDPOINT_FIELDS = {"url", "description", "event_types", "is_active"}
 
 
-def _check_url(url: Any) -> str:
+def endpoint_url_check(url: Any) -> str:
+    """``url`` cleaned, if webhooks may go there (raises the error to show otherwise)."""
     if not isinstance(url, str) or not url.strip():
         raise ValidationFailed(gettext("url is required."), field="url")
     url = url.strip()
@@ -75,7 +76,7 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
         raise ValidationFailed(f"Unknown field {unknown[0]}.", field=unknown[0])
     cleaned = dict(fields)
     if "url" in cleaned:
-        cleaned["url"] = _check_url(cleaned["url"])
+        cleaned["url"] = endpoint_url_check(cleaned["url"])
     if "event_types" in cleaned:
         cleaned["event_types"] = _check_event_types(cleaned["event_types"])
     if "description" in cleaned:

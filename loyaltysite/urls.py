@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("ledger.api.urls")),
     path("", include("rules.api.urls")),
     path("", include("rewards.api.urls")),
+    path("", include("events.api.urls")),
 ]
 
 urlpatterns = [
@@ -21,4 +22,5 @@ urlpatterns = [
     path("", include("members.portal_urls")),
     path("", include("rules.portal_urls")),
     path("", include("rewards.portal_urls")),
+    path("", include("events.urls")),
 ]

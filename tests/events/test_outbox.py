@@ -48,4 +48,5 @@ def test_each_members_events_are_numbered_in_commit_order(member, other_member):
     assert envelope["id"].startswith("evt_")
     assert envelope["sequence"] == 3
     assert envelope["program"] == member.program_id
-    assert envelope["data"] == {"n": 1}
+    assert envelope["data"]["n"] == 1
+    assert envelope["data"]["member"]["id"] == member.pk  # the figures are always added
