@@ -280,7 +280,8 @@ class DeliveryAttemptAdmin(MerchantScopedAdmin):
 
     @display(description=_("Answer"))
     def answer(self, obj: DeliveryAttempt) -> str:
-        text = obj.error or obj.response_excerpt
+        """The start of the receiver's answer; without one, why there was none."""
+        text = obj.response_excerpt or obj.error
         return text if len(text) <= 80 else f"{text[:79]}…"
 
     @display(description=_("Delivery"))
