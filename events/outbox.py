@@ -77,8 +77,9 @@ def event_ctes(*, source: str, merchant: str, program: str, member: str, sequenc
     RETURNING id, merchant_id, type, sequence, data, created_at
 ), ev_deliveries AS (
     INSERT INTO {_table(Delivery)} (
-        merchant_id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at)
-    SELECT ev.merchant_id, w.id, ev.id, 'pending', 0, ev.created_at, ev.created_at
+        merchant_id, endpoint_id, event_id, status, attempts, attempts_before_resend,
+        next_attempt_at, created_at)
+    SELECT ev.merchant_id, w.id, ev.id, 'pending', 0, 0, ev.created_at, ev.created_at
     FROM ev JOIN {_table(WebhookEndpoint)} w ON w.merchant_id = ev.merchant_id AND w.is_active
     WHERE w.event_types = '[]'::jsonb OR w.event_types ? ev.type
        OR w.event_types ? (split_part(ev.type, '.', 1) || '.*')

@@ -19,6 +19,10 @@ from members.models import Member
 FILTER_CHOICES = filter_choices()
 
 
+class NoBody(serializers.Serializer):
+    """Actions take no body (an empty object at most)."""
+
+
 class WebhookIn(serializers.Serializer):
     url = serializers.URLField(max_length=2000, help_text="Where events are POSTed (https).")
     description = serializers.CharField(

@@ -29,6 +29,7 @@ from loyaltysite.errors import ValidationFailed
 from .filters import DeliveryFilter, EventFilter, WebhookFilter
 from .serializers import (
     DeliveryOut,
+    NoBody,
     WebhookIn,
     WebhookOut,
     WebhookTestOut,
@@ -149,6 +150,7 @@ class WebhookTestApi(_WebhookApi):
     @raises(WebhookNotFound)
     def post(self, request, webhook):
         target = self.endpoint()
+        validated(NoBody, request.data)
 
         def run():
             delivery = services.endpoint_send_test(endpoint=target)
@@ -172,6 +174,7 @@ class WebhookRotateSecretApi(_WebhookApi):
     @raises(WebhookNotFound)
     def post(self, request, webhook):
         target = self.endpoint()
+        validated(NoBody, request.data)
 
         def run():
             rotated = services.endpoint_rotate_secret(endpoint=target)
@@ -212,6 +215,7 @@ class WebhookDeliveryResendApi(_WebhookApi):
     @raises(WebhookNotFound, DeliveryNotFound)
     def post(self, request, webhook, delivery):
         target = selectors.delivery_get(endpoint=self.endpoint(), delivery_id=delivery)
+        validated(NoBody, request.data)
 
         def run():
             resent = services.delivery_resend(delivery=target)

@@ -9,9 +9,10 @@ from events.models import OutboxEvent
 from events.outbox import emit
 from members.models import Member
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.django_db(transaction=True)  # no transaction around the test itself
 def test_emit_outside_a_transaction_is_refused(member):
     with pytest.raises(RuntimeError, match="inside the transaction"):
         emit("member.test", merchant_id=member.merchant_id, data={})
