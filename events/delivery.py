@@ -180,7 +180,8 @@ def _endpoint_health(endpoint: WebhookEndpoint, succeeded: bool, now: datetime) 
     workers may report on one endpoint at once)."""
     endpoints = WebhookEndpoint._base_manager.filter(pk=endpoint.pk)
     if succeeded:
-        endpoints.filter(failing_since__isnull=False).update(failing_since=None)
+        if endpoint.failing_since is not None:  # as read at the claim: most often healthy
+            endpoints.filter(failing_since__isnull=False).update(failing_since=None)
         return
     endpoints.filter(failing_since__isnull=True).update(failing_since=now)
     cutoff = now - timedelta(days=settings.WEBHOOKS_DISABLE_AFTER_DAYS)
