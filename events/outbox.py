@@ -32,33 +32,36 @@ def _table(model: type) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
+# The member's figures every member event carries: the member's columns, and the customer's
+# ``external_id`` (the id the merchant's own systems know).
+FIGURES = ("id", "card_id", "external_id", "status", "balance", "pending_points",
+           "reserved_points", "lifetime_points", "tier_id")
+
+
 def member_figures(member: Member) -> dict[str, Any]:
     """The member's figures as events carry them (read from ``member`` as it is now).
 
     ``member_figures_sql`` is the same object built by PostgreSQL; a test holds them equal.
     """
     return {
-        "id": member.pk,
-        "card_id": member.card_id,
-        "external_id": member.customer.external_id,
-        "status": member.status,
-        "balance": member.balance,
-        "pending_points": member.pending_points,
-        "reserved_points": member.reserved_points,
-        "lifetime_points": member.lifetime_points,
-        "tier_id": member.tier_id,
+        name: member.customer.external_id if name == "external_id" else getattr(member, name)
+        for name in FIGURES
     }
+
+
+def _figure_columns(member: str, customer: str | None = None) -> list[str]:
+    """SQL for each of ``FIGURES`` over a member row; ``external_id`` from the customer row,
+    or, without one, from a subquery on the member's customer."""
+    external = (f"{customer}.external_id" if customer else
+                f"(SELECT c.external_id FROM {_table(Customer)} c WHERE c.id = {member}"
+                ".customer_id)")
+    return [external if name == "external_id" else f"{member}.{name}" for name in FIGURES]
 
 
 def member_figures_sql(member: str, customer: str) -> str:
     """``member_figures`` as a PostgreSQL expression over a member row and its customer row."""
-    m, c = member, customer
-    return (
-        f"jsonb_build_object('id', {m}.id, 'card_id', {m}.card_id, 'external_id', "
-        f"{c}.external_id, 'status', {m}.status, 'balance', {m}.balance, 'pending_points', "
-        f"{m}.pending_points, 'reserved_points', {m}.reserved_points, 'lifetime_points', "
-        f"{m}.lifetime_points, 'tier_id', {m}.tier_id)"
-    )
+    pairs = zip(FIGURES, _figure_columns(member, customer), strict=True)
+    return "jsonb_build_object(" + ", ".join(f"'{k}', {v}" for k, v in pairs) + ")"
 
 
 def event_ctes(*, source: str, merchant: str, program: str, member: str, sequence: str,
@@ -140,27 +143,28 @@ def _emit_postgresql(event: OutboxEvent) -> list[int]:
     return list(delivery_ids or [])
 
 
-def _next_sequence(member_id: int) -> int:
-    """The member's next event number. The UPDATE locks the member row (writers of a member's
-    points hold that lock already), so numbers follow commit order with no gap or repeat."""
+def _next_sequence(member_id: int) -> tuple[int, dict[str, Any]]:
+    """The member's next event number and their figures now. The UPDATE locks the member row
+    (writers of a member's points hold that lock already), so numbers follow commit order with
+    no gap or repeat."""
+    table = _table(Member)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {_table(Member)} SET event_sequence = event_sequence + 1 WHERE id = %s"
-            " RETURNING event_sequence",  # only the table name is formatted in
+            f"UPDATE {table} SET event_sequence = event_sequence + 1 WHERE id = %s RETURNING "
+            f"event_sequence, {', '.join(_figure_columns(table))}",  # names only, no input
             [member_id],
         )
         row = cursor.fetchone()
     if row is None:
         raise LookupError(f"member {member_id} does not exist")
-    return row[0]
+    return row[0], dict(zip(FIGURES, row[1:], strict=True))
 
 
 def _emit_orm(event: OutboxEvent) -> list[int]:
     """The same as ``_emit_postgresql`` in several queries (SQLite)."""
     if event.member_id is not None:
-        event.sequence = _next_sequence(event.member_id)
-        member = Member._base_manager.select_related("customer").get(pk=event.member_id)
-        event.data = {**event.data, "member": member_figures(member)}
+        event.sequence, figures = _next_sequence(event.member_id)
+        event.data = {**event.data, "member": figures}
     event.data = json.loads(_json(event.data))  # as stored (and as PostgreSQL returns it)
     event.save(force_insert=True)
     endpoints = WebhookEndpoint._base_manager.filter(

@@ -47,11 +47,15 @@ WEBHOOK_EXAMPLE = OpenApiExample(
 )
 
 
-def _filtered(filterset_class, params, queryset):
-    filterset = filterset_class(params, queryset=queryset)
+def _page(view: MerchantApi, filterset_class, queryset, represent) -> Response:
+    """One page of ``queryset`` filtered by the query string (a bad filter: 400 naming it),
+    each row written by ``represent``."""
+    filterset = filterset_class(view.request.query_params, queryset=queryset)
     if not filterset.is_valid():
         raise ValidationError(filterset.errors)
-    return filterset.qs
+    paginator = view.pagination_class()
+    page = paginator.paginate_queryset(filterset.qs, view.request, view=view)
+    return paginator.get_paginated_response(represent(page))
 
 
 class _WebhookApi(MerchantApi):
@@ -72,11 +76,8 @@ class WebhookListApi(MerchantApi):
         responses=WebhookOut(many=True),
     )
     def get(self, request):
-        queryset = _filtered(WebhookFilter, request.query_params,
-                             selectors.endpoint_list(merchant_id=self.merchant_id))
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(render_many(WebhookOut, page))
+        return _page(self, WebhookFilter, selectors.endpoint_list(merchant_id=self.merchant_id),
+                     lambda page: render_many(WebhookOut, page))
 
     @extend_schema(
         tags=["webhooks"], summary="Add a webhook endpoint", operation_id="webhooks_create",
@@ -198,11 +199,8 @@ class WebhookDeliveryListApi(_WebhookApi):
     )
     @raises(WebhookNotFound)
     def get(self, request, webhook):
-        queryset = _filtered(DeliveryFilter, request.query_params,
-                             selectors.delivery_list(endpoint=self.endpoint()))
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(render_many(DeliveryOut, page))
+        return _page(self, DeliveryFilter, selectors.delivery_list(endpoint=self.endpoint()),
+                     lambda page: render_many(DeliveryOut, page))
 
 
 class WebhookDeliveryResendApi(_WebhookApi):
@@ -240,11 +238,8 @@ class EventListApi(MerchantApi):
         responses=event_schema(many=True),
     )
     def get(self, request):
-        queryset = _filtered(EventFilter, request.query_params,
-                             selectors.event_list(merchant_id=self.merchant_id))
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response([event.envelope() for event in page])
+        return _page(self, EventFilter, selectors.event_list(merchant_id=self.merchant_id),
+                     lambda page: [event.envelope() for event in page])
 
 
 class EventDetailApi(MerchantApi):

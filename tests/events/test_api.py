@@ -203,3 +203,9 @@ def test_another_merchants_deliveries_and_events_are_not_found(api, other_api, e
 def test_odd_ids_answer_404(api, endpoint, ident):
     assert_problem(api.get(f"{URL}{ident}/"), 404, "WEBHOOK_NOT_FOUND")
     assert_problem(api.get(f"/api/v1/events/{ident}/"), 404, "EVENT_NOT_FOUND")
+
+
+def test_actions_refuse_a_body(api, endpoint):
+    assert_problem(post(api, f"{URL}{endpoint.pk}/test/", {"url": "https://x.example.com/"}),
+                   400, "VALIDATION_ERROR", "url")
+    assert not Delivery.objects.exists()

@@ -417,7 +417,10 @@ def test_one_order_costs_at_most_twelve_queries_whatever_the_rules(program, memb
 
     assert len(result.evaluation.rule_awards) == 4
     assert Award.objects.filter(order=result.order).count() == 4
-    assert len(queries) <= 12, "\n".join(q["sql"][:120] for q in queries)
+    # The outbox: on PostgreSQL the earn's event is in the ledger's own statement and the
+    # order's is one statement; on SQLite each of the two is three.
+    budget = 12 if connection.vendor == "postgresql" else 17
+    assert len(queries) <= budget, "\n".join(q["sql"][:120] for q in queries)
 
 
 def test_one_order_over_http_costs_a_bounded_number_of_queries(api, program, member, make_rule):
