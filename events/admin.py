@@ -19,10 +19,13 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+from django_tasks_db.admin import DBTaskResultAdmin
+from django_tasks_db.models import DBTaskResult
+from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 
 from loyaltysite.errors import LoyaltyError
-from members.admin import MerchantScopedAdmin, _adopt
+from members.admin import MerchantScopedAdmin, OperatorOnlyMixin, _adopt
 
 from . import services
 from .forms import WebhookEndpointForm
@@ -320,3 +323,20 @@ class DeliveryAttemptAdmin(MerchantScopedAdmin):
         services.delivery_resend(delivery=attempt.delivery)
         messages.success(request, gettext("Delivery queued again."))
         return redirect(_log_url(attempt.endpoint_id))
+
+
+# The task queue is the platform's, across merchants: the operator's, in the console's look.
+if admin.site.is_registered(DBTaskResult):
+    admin.site.unregister(DBTaskResult)
+
+
+@admin.register(DBTaskResult)
+class TaskResultAdmin(OperatorOnlyMixin, DBTaskResultAdmin, ModelAdmin):
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

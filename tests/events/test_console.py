@@ -168,3 +168,10 @@ def test_another_merchants_endpoints_and_log_are_invisible(client, other_owner_u
         "action": "resend_selected", "_selected_action": [mine.pk]})
     assert Delivery.objects.get(pk=mine.delivery_id).status == "delivered"
     assert not Delivery.objects.filter(endpoint=logged, event__type="webhook.test").exists()
+
+
+def test_the_task_queue_is_the_operators_only(owner_client, client, admin_user, logged):
+    page = reverse("admin:django_tasks_database_dbtaskresult_changelist")
+    assert owner_client.get(page).status_code == 403
+    client.force_login(admin_user)
+    assert client.get(page).status_code == 200
