@@ -65,7 +65,6 @@ class OutboxEvent(models.Model):
         ]
         indexes = [
             models.Index(fields=["merchant", "type", "-id"], name="events_outbox_type_recent"),
-            models.Index(fields=["created_at"], name="events_outbox_created"),
         ]
 
     def __str__(self) -> str:
