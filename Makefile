@@ -22,11 +22,20 @@ install: $(STAMP)
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
 
-demo: migrate
-	$(BIN)/python manage.py loyalty_demo
+# The demo's webhook endpoint is this server's own receiver on 127.0.0.1, which production
+# refuses (server-side request forgery): development allows private networks.
+DEV_ENV := WEBHOOKS_ALLOW_PRIVATE_NETWORKS=True
 
+demo: migrate
+	$(DEV_ENV) $(BIN)/python manage.py loyalty_demo
+
+# The server and, beside it, a task worker (webhook deliveries, enqueued jobs); stopping the
+# server (Ctrl-C) stops the worker too.
 run: demo
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	@bash -c 'trap "kill \$$worker 2>/dev/null; wait \$$worker 2>/dev/null" EXIT; \
+		$(DEV_ENV) $(BIN)/python manage.py db_worker --queue-name "*" --no-reload \
+			--interval 0.5 & worker=$$!; \
+		$(DEV_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000'
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

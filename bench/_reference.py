@@ -20,6 +20,7 @@ import contextlib
 import os
 import re
 import subprocess
+import tempfile
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -111,6 +112,26 @@ def pgbench_tps(clients: int, seconds: float) -> float:
     match = match or re.search(r"tps = ([\d.]+)", out)
     if match is None:
         raise RuntimeError(f"unexpected pgbench output:\n{out}")
+    return float(match.group(1))
+
+
+def sql_tps(script: str, clients: int, seconds: float, database: str) -> float:
+    """Transactions per second of a pgbench ``script`` (SQL replayed with no application) at
+    ``clients`` clients in ``database``."""
+    args, env = _pg_args()
+    with tempfile.NamedTemporaryFile("w", suffix=".pgb", delete=False) as handle:
+        handle.write(script)
+    try:
+        run = subprocess.run(
+            ["pgbench", *args, "-n", "-c", str(clients), "-j", str(clients),
+             "-T", str(max(1, round(seconds))), "-f", handle.name, database],
+            capture_output=True, text=True, env=env,
+        )
+    finally:
+        os.unlink(handle.name)
+    match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", run.stdout)
+    if run.returncode != 0 or match is None or "aborted" in run.stderr:
+        raise RuntimeError(f"pgbench replay failed:\n{run.stderr}{run.stdout}")
     return float(match.group(1))
 
 

@@ -21,9 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from _http import healthz_rate, recreate_app_database, serve, stop  # noqa: E402
-from _reference import _pg_args, pgbench_tps  # noqa: E402
+from _reference import pgbench_tps, sql_tps  # noqa: E402
 from orders import _setup as orders_setup  # noqa: E402  (the same program, rules and members)
 
 DB_NAME = "loyalty_bench_floors"
@@ -57,21 +55,7 @@ def _script(captured: dict) -> str:
 
 
 def _sql_tps(script: str, clients: int, seconds: float) -> float:
-    args, env = _pg_args()
-    with tempfile.NamedTemporaryFile("w", suffix=".pgb", delete=False) as handle:
-        handle.write(script)
-    try:
-        run = subprocess.run(
-            ["pgbench", *args, "-n", "-c", str(clients), "-j", str(clients),
-             "-T", str(max(1, round(seconds))), "-f", handle.name, DB_NAME],
-            capture_output=True, text=True, env=env,
-        )
-    finally:
-        os.unlink(handle.name)
-    match = re.search(r"tps = ([\d.]+) \(without initial connection time\)", run.stdout)
-    if run.returncode != 0 or match is None or "aborted" in run.stderr:
-        raise RuntimeError(f"pgbench replay failed:\n{run.stderr}{run.stdout}")
-    return float(match.group(1))
+    return sql_tps(script, clients, seconds, DB_NAME)
 
 
 def main() -> None:

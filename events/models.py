@@ -1,20 +1,35 @@
-"""The outbox: domain events written in the transaction of the change they report.
+"""The outbox, the webhook endpoints merchants configure, and the deliveries between them.
 
-An event row exists if and only if its change committed (``events.outbox.emit`` refuses to run
-outside a transaction). Delivery to merchants' webhooks reads this table afterwards, so a crash
-between the change and a delivery loses nothing: the event is still here, and is sent again.
-
-The envelope a receiver sees: ``id`` (``evt_...``, unique, for de-duplication), ``type``,
-``created_at``, ``program``, the ``member`` and their per-member ``sequence`` (1, 2, 3 ... in
-the order the member's changes committed), and ``data``.
+Design
+------
+* ``OutboxEvent`` is a domain event written in the transaction of the change it reports
+  (``events.outbox.emit``, or the ledger's PostgreSQL fast paths in the same statement), so it
+  exists if and only if the change committed. A receiver sees its ``envelope()``: ``id``
+  (``evt_...``, unique, for de-duplication), ``type``, ``created_at``, ``program``, the
+  ``member`` and their per-member ``sequence`` (1, 2, 3 ... in commit order), and ``data`` with
+  the member's figures after the change.
+* The same transaction fans the event out: one ``Delivery`` row per active ``WebhookEndpoint``
+  of the merchant that wants the type. The delivery row is the durable work item: a task is
+  enqueued for it once the transaction commits, and a sweeper job enqueues again whatever is
+  due and unclaimed, so a lost task, a crashed worker or a task backend outage loses nothing.
+* A worker claims a delivery with a guarded ``UPDATE`` that sets a lease (``locked_until``),
+  sends it without holding a transaction, then writes one ``DeliveryAttempt`` (the log) and the
+  outcome: delivered on a 2xx, otherwise the next attempt after an exponential, jittered delay
+  (about three days in all), and the endpoint is disabled once it has failed for a set time.
+  A worker killed mid-delivery leaves an expired lease behind: the delivery is sent again with
+  the same event id (at least once).
+* ``ExpiryWarning`` remembers that a member was warned about points expiring on a day, so the
+  warning is sent once per member and expiry date.
 """
 
 from __future__ import annotations
 
 import uuid
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 
 
@@ -33,13 +48,14 @@ class OutboxEvent(models.Model):
     event_id = models.CharField(max_length=40, unique=True, default=new_event_id, editable=False)
     type = models.CharField(max_length=64)
     sequence = models.PositiveBigIntegerField(null=True, blank=True)
-    data = models.JSONField(default=dict)
+    data = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
     created_at = models.DateTimeField()
 
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
         ordering = ["id"]
+        verbose_name = _("event")
         constraints = [
             models.UniqueConstraint(
                 fields=["merchant", "member", "sequence"],
@@ -65,3 +81,144 @@ class OutboxEvent(models.Model):
             "sequence": self.sequence,
             "data": self.data,
         }
+
+
+class WebhookEndpoint(models.Model):
+    """Where a merchant wants events sent, and which ones (none listed: every type)."""
+
+    merchant = models.ForeignKey("members.Merchant", on_delete=models.CASCADE, related_name="+")
+    url = models.URLField(max_length=2000)
+    description = models.CharField(max_length=255, blank=True, default="")
+    # Types (``points.earned``) or groups (``points.*``); empty means every type.
+    event_types = models.JSONField(default=list, blank=True)
+    # ``whsec_`` + base64 of 32 random bytes (the Standard Webhooks secret format).
+    secret = models.CharField(max_length=100, editable=False)
+    # After a rotation the old secret still signs, beside the new one, until it expires.
+    previous_secret = models.CharField(max_length=100, blank=True, default="", editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    is_active = models.BooleanField(default=True)
+    # Since when every attempt has failed (reset by a success); disabled after a set time.
+    failing_since = models.DateTimeField(null=True, blank=True, editable=False)
+    disabled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    disabled_reason = models.CharField(max_length=255, blank=True, default="", editable=False)
+    created_at = models.DateTimeField(editable=False)
+    updated_at = models.DateTimeField(editable=False)
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("webhook endpoint")
+        indexes = [
+            models.Index(
+                fields=["merchant"], condition=Q(is_active=True), name="events_endpoint_active"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.description or self.url
+
+
+class Delivery(models.Model):
+    """One event for one endpoint: pending until a 2xx answer, or until retries run out."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+
+    merchant = models.ForeignKey("members.Merchant", on_delete=models.CASCADE, related_name="+")
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="deliveries")
+    status = models.CharField(max_length=10, choices=Status, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    # A resend starts a new round of retries; the log's attempt numbers go on counting.
+    attempts_before_resend = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    # A worker's claim: until then no other worker sends this delivery.
+    locked_until = models.DateTimeField(null=True, blank=True)
+    # When the sweeper last enqueued it (tasks enqueued on commit leave it empty).
+    swept_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        permissions = [("resend_delivery", "Can send a webhook delivery again")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "event"], name="events_delivery_once_per_endpoint"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"], condition=Q(status="pending"),
+                name="events_delivery_due",
+            ),
+            models.Index(fields=["endpoint", "-id"], name="events_delivery_endpoint"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Delivery {self.pk} ({self.status})"
+
+
+class DeliveryAttempt(models.Model):
+    """One HTTP request of a delivery: the log the console and the API show."""
+
+    merchant = models.ForeignKey("members.Merchant", on_delete=models.CASCADE, related_name="+")
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="attempts"
+    )
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="log")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    succeeded = models.BooleanField(default=False)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    response_excerpt = models.CharField(max_length=500, blank=True, default="")
+    error = models.CharField(max_length=255, blank=True, default="")
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("delivery attempt")
+        indexes = [
+            models.Index(fields=["endpoint", "-id"], name="events_attempt_endpoint"),
+            models.Index(
+                fields=["endpoint", "-id"], condition=Q(succeeded=False),
+                name="events_attempt_failures",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Attempt {self.number} of delivery {self.delivery_id}"
+
+
+class ExpiryWarning(models.Model):
+    """A member was told (``points.expiring``) that points expire on ``expires_on``."""
+
+    merchant = models.ForeignKey("members.Merchant", on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="+")
+    expires_on = models.DateField()
+    points = models.BigIntegerField()
+    created_at = models.DateTimeField()
+
+    objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "member", "expires_on"], name="events_expiry_warning_once"
+            ),
+        ]
+        indexes = [models.Index(fields=["expires_on"], name="events_expiry_warning_day")]
+
+    def __str__(self) -> str:
+        return f"{self.points} points expiring on {self.expires_on}"

@@ -3,58 +3,180 @@
 Call it inside the transaction that makes the change, after the change: the event commits or
 rolls back with it. Apps may import this module from anywhere (it imports only ``members`` and
 ``loyaltysite``); it never imports them back.
+
+What one ``emit`` writes, in the caller's transaction: the event (for a member, numbered with
+the member's next ``sequence`` and carrying ``data.member``, the member's figures as they are
+now, after the change), and one ``Delivery`` per active endpoint of the merchant that wants
+the type. The deliveries' tasks are enqueued once the transaction commits. On PostgreSQL all
+of it is one statement; the ledger's fast paths fold the same SQL (``event_ctes``) into their
+own single statement, so an earn stays one round trip.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from datetime import datetime
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 
 from loyaltysite.clock import Clock, system_clock
-from members.models import Member
+from members.models import Customer, Member
 
-from .models import OutboxEvent
-
-# Called after each event is written, still inside the transaction (delivery scheduling).
-_listeners: list[Callable[[OutboxEvent], None]] = []
+from .catalogue import wants
+from .models import Delivery, OutboxEvent, WebhookEndpoint, new_event_id
 
 
-def on_emit(listener: Callable[[OutboxEvent], None]) -> None:
-    """Run ``listener(event)`` after every ``emit`` (idempotent per function)."""
-    if listener not in _listeners:
-        _listeners.append(listener)
+def _table(model: type) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
 
 
-def _next_sequence(member_id: int) -> int:
-    """The member's next event number. The UPDATE locks the member row (writers of a member's
-    points hold that lock already), so numbers follow commit order with no gap or repeat."""
-    table = connection.ops.quote_name(Member._meta.db_table)
+# The member's figures every member event carries: the member's columns, and the customer's
+# ``external_id`` (the id the merchant's own systems know).
+FIGURES = ("id", "card_id", "external_id", "status", "balance", "pending_points",
+           "reserved_points", "lifetime_points", "tier_id")
+
+
+def member_figures(member: Member) -> dict[str, Any]:
+    """The member's figures as events carry them (read from ``member`` as it is now).
+
+    ``member_figures_sql`` is the same object built by PostgreSQL; a test holds them equal.
+    """
+    return {
+        name: member.customer.external_id if name == "external_id" else getattr(member, name)
+        for name in FIGURES
+    }
+
+
+def _figure_columns(member: str, customer: str | None = None) -> list[str]:
+    """SQL for each of ``FIGURES`` over a member row; ``external_id`` from the customer row,
+    or, without one, from a subquery on the member's customer."""
+    external = (f"{customer}.external_id" if customer else
+                f"(SELECT c.external_id FROM {_table(Customer)} c WHERE c.id = {member}"
+                ".customer_id)")
+    return [external if name == "external_id" else f"{member}.{name}" for name in FIGURES]
+
+
+def member_figures_sql(member: str, customer: str) -> str:
+    """``member_figures`` as a PostgreSQL expression over a member row and its customer row."""
+    pairs = zip(FIGURES, _figure_columns(member, customer), strict=True)
+    return "jsonb_build_object(" + ", ".join(f"'{k}', {v}" for k, v in pairs) + ")"
+
+
+def event_ctes(*, source: str, merchant: str, program: str, member: str, sequence: str,
+               data: str) -> str:
+    """Two CTEs for a PostgreSQL statement: ``ev`` writes one event from the row(s) of
+    ``source`` (a FROM list; each other argument is an SQL expression over it), and
+    ``ev_deliveries`` fans it out to the merchant's active endpoints that want its type (the
+    rule of ``catalogue.wants``). Parameters: ``event_id``, ``event_type``, ``now``.
+    Select ``DELIVERY_IDS`` to learn which deliveries to schedule."""
+    return f"""ev AS (
+    INSERT INTO {_table(OutboxEvent)} (
+        merchant_id, program_id, member_id, event_id, type, sequence, data, created_at)
+    SELECT {merchant}, {program}, {member}, %(event_id)s, %(event_type)s, {sequence}, {data},
+           %(now)s
+    FROM {source}
+    RETURNING id, merchant_id, type, sequence, data, created_at
+), ev_deliveries AS (
+    INSERT INTO {_table(Delivery)} (
+        merchant_id, endpoint_id, event_id, status, attempts, attempts_before_resend,
+        next_attempt_at, created_at)
+    SELECT ev.merchant_id, w.id, ev.id, 'pending', 0, 0, ev.created_at, ev.created_at
+    FROM ev JOIN {_table(WebhookEndpoint)} w ON w.merchant_id = ev.merchant_id AND w.is_active
+    WHERE w.event_types = '[]'::jsonb OR w.event_types ? ev.type
+       OR w.event_types ? (split_part(ev.type, '.', 1) || '.*')
+    RETURNING id
+)"""
+
+
+DELIVERY_IDS = "ARRAY(SELECT id FROM ev_deliveries)"
+
+
+def event_params(event_type: str, now: datetime) -> dict[str, Any]:
+    return {"event_id": new_event_id(), "event_type": event_type, "now": now}
+
+
+def _json(data: dict[str, Any]) -> str:
+    return json.dumps(data, cls=DjangoJSONEncoder)
+
+
+def _loaded(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _member_event_sql() -> str:
+    return f"""WITH s AS (
+    UPDATE {_table(Member)} m SET event_sequence = m.event_sequence + 1
+    FROM {_table(Customer)} c
+    WHERE m.id = %(member)s AND c.id = m.customer_id
+    RETURNING m.event_sequence AS sequence, {member_figures_sql("m", "c")} AS figures
+), {event_ctes(source="s", merchant="%(merchant)s", program="%(program)s",
+               member="%(member)s", sequence="s.sequence",
+               data="%(data)s::jsonb || jsonb_build_object('member', s.figures)")}
+SELECT ev.id, ev.sequence, ev.data, {DELIVERY_IDS} FROM ev"""
+
+
+def _plain_event_sql() -> str:
+    return f"""WITH s AS (SELECT 1), {event_ctes(
+        source="s", merchant="%(merchant)s", program="%(program)s", member="NULL::bigint",
+        sequence="NULL::bigint", data="%(data)s::jsonb")}
+SELECT ev.id, ev.sequence, ev.data, {DELIVERY_IDS} FROM ev"""
+
+
+def _emit_postgresql(event: OutboxEvent) -> list[int]:
+    params = {
+        "merchant": event.merchant_id, "program": event.program_id, "member": event.member_id,
+        "event_id": event.event_id, "event_type": event.type, "now": event.created_at,
+        "data": _json(event.data),
+    }
+    sql = _member_event_sql() if event.member_id is not None else _plain_event_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        raise LookupError(f"member {event.member_id} does not exist")
+    event.pk, event.sequence, stored, delivery_ids = row
+    event.data = _loaded(stored)
+    event._state.adding = False
+    event._state.db = connection.alias
+    return list(delivery_ids or [])
+
+
+def _next_sequence(member_id: int) -> tuple[int, dict[str, Any]]:
+    """The member's next event number and their figures now. The UPDATE locks the member row
+    (writers of a member's points hold that lock already), so numbers follow commit order with
+    no gap or repeat."""
+    table = _table(Member)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET event_sequence = event_sequence + 1 WHERE id = %s"
-            " RETURNING event_sequence",  # only the table name is formatted in
+            f"UPDATE {table} SET event_sequence = event_sequence + 1 WHERE id = %s RETURNING "
+            f"event_sequence, {', '.join(_figure_columns(table))}",  # names only, no input
             [member_id],
         )
         row = cursor.fetchone()
     if row is None:
         raise LookupError(f"member {member_id} does not exist")
-    return row[0]
+    return row[0], dict(zip(FIGURES, row[1:], strict=True))
 
 
-def member_figures(member: Member) -> dict[str, Any]:
-    """The member's figures as events carry them (read from ``member`` as it is now)."""
-    return {
-        "id": member.pk,
-        "card_id": member.card_id,
-        "status": member.status,
-        "balance": member.balance,
-        "pending_points": member.pending_points,
-        "reserved_points": member.reserved_points,
-        "lifetime_points": member.lifetime_points,
-        "tier_id": member.tier_id,
-    }
+def _emit_orm(event: OutboxEvent) -> list[int]:
+    """The same as ``_emit_postgresql`` in several queries (SQLite)."""
+    if event.member_id is not None:
+        event.sequence, figures = _next_sequence(event.member_id)
+        event.data = {**event.data, "member": figures}
+    event.data = json.loads(_json(event.data))  # as stored (and as PostgreSQL returns it)
+    event.save(force_insert=True)
+    endpoints = WebhookEndpoint._base_manager.filter(
+        merchant_id=event.merchant_id, is_active=True
+    ).values_list("id", "event_types")
+    deliveries = Delivery._base_manager.bulk_create(
+        Delivery(merchant_id=event.merchant_id, endpoint_id=endpoint_id, event=event,
+                 next_attempt_at=event.created_at, created_at=event.created_at)
+        for endpoint_id, types in endpoints
+        if wants(types, event.type)
+    )
+    return [d.pk for d in deliveries]
 
 
 def emit(
@@ -65,20 +187,35 @@ def emit(
     program_id: int | None = None,
     member_id: int | None = None,
     clock: Clock = system_clock,
+    at: datetime | None = None,
 ) -> OutboxEvent:
-    """Write one domain event in the current transaction (which must exist)."""
+    """Write one domain event in the current transaction (which must exist).
+
+    With ``member_id``, ``data["member"]`` is (re)written with the member's figures as the
+    transaction sees them now. ``at`` is the event's time when the caller has it already.
+    """
     if not connection.in_atomic_block:
         raise RuntimeError(
             f"emit({type!r}) must run inside the transaction of the change it reports"
         )
-    sequence = _next_sequence(member_id) if member_id is not None else None
-    event = OutboxEvent._base_manager.create(
+    event = OutboxEvent(
         merchant_id=merchant_id, program_id=program_id, member_id=member_id, type=type,
-        sequence=sequence, data=data, created_at=clock.now(),
+        data=data, created_at=at or clock.now(),
     )
-    for listener in _listeners:
-        listener(event)
+    if connection.vendor == "postgresql":
+        delivery_ids = _emit_postgresql(event)
+    else:
+        delivery_ids = _emit_orm(event)
+    emitted(delivery_ids)
     return event
 
 
-__all__ = ["emit", "member_figures", "on_emit"]
+def emitted(delivery_ids: list[int]) -> None:
+    """Schedule the deliveries an event fanned out to (their tasks run after the commit)."""
+    if delivery_ids:
+        from .delivery import schedule
+
+        schedule(delivery_ids)
+
+
+__all__ = ["emit", "member_figures"]

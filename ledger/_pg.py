@@ -25,7 +25,10 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from . import hooks
+from events.outbox import emitted as schedule_emitted
+from events.outbox import event_params
+
+from . import events, hooks
 from .models import Entry
 
 ENABLED = True  # tests switch it off to compare both paths
@@ -46,7 +49,8 @@ def _json(value: dict[str, Any]) -> Any:
     return Entry._meta.get_field("metadata").get_db_prep_save(value, connection)
 
 
-CREDIT_SQL = """
+# ``{bump}``, ``{events}`` and ``{ids}`` are where ``ledger.events`` adds the entry's event.
+CREDIT_TEMPLATE = """
 WITH d AS (
     SELECT COALESCE(%(pending_days)s::integer, p.pending_days) AS days,
            p.expiry_policy, p.expiry_months
@@ -58,11 +62,12 @@ WITH d AS (
         pending_points = mm.pending_points + CASE WHEN d.days > 0 THEN %(points)s ELSE 0 END,
         lifetime_points = mm.lifetime_points
             + CASE WHEN d.days > 0 OR NOT %(lifetime)s THEN 0 ELSE %(points)s END,
-        last_activity_at = %(now)s
+        last_activity_at = %(now)s{bump}
     FROM d
     WHERE mm.id = %(member)s AND (NOT %(require_active)s OR mm.status = 'active')
     RETURNING mm.id, mm.merchant_id, mm.program_id, mm.balance, mm.pending_points,
-              mm.reserved_points, mm.lifetime_points, d.days, d.expiry_policy, d.expiry_months
+              mm.reserved_points, mm.lifetime_points, d.days, d.expiry_policy, d.expiry_months,
+              mm.customer_id, mm.card_id, mm.status, mm.tier_id, mm.event_sequence
 ), e AS (
     INSERT INTO ledger_entry (
         merchant_id, program_id, member_id, kind, points, balance_delta, pending_delta,
@@ -74,7 +79,8 @@ WITH d AS (
            0, m.balance, %(reference)s, %(rule)s, NULL, %(actor)s, %(reason)s,
            %(metadata)s, %(now)s
     FROM m
-    RETURNING id, merchant_id, program_id, balance_delta, pending_delta, balance_after
+    RETURNING id, merchant_id, program_id, balance_delta, pending_delta, balance_after, kind,
+              points, reason, reference
 ), l AS (
     INSERT INTO ledger_lot (
         merchant_id, member_id, entry_id, points, remaining, pending, available_at,
@@ -88,11 +94,12 @@ WITH d AS (
            %(now)s
     FROM e, m
     RETURNING id
-)
+){events}
 SELECT e.id, e.merchant_id, e.program_id, e.balance_delta, e.pending_delta, e.balance_after,
-       m.pending_points, m.reserved_points, m.lifetime_points
+       m.pending_points, m.reserved_points, m.lifetime_points{ids}
 FROM e, m
 """
+CREDIT_SQL = events.plain_sql(CREDIT_TEMPLATE)
 
 
 def credit(
@@ -118,13 +125,19 @@ def credit(
         "rule": rule_id, "metadata": _json(metadata or {}), "require_active": require_active,
         "lifetime": lifetime,
     }
+    sql = CREDIT_SQL
+    event_type = events.event_type_for(Entry.Kind.EARN)
+    if event_type is not None:
+        sql = events.fast_path_sql(CREDIT_TEMPLATE)
+        params.update(event_params(event_type, now))
     with connection.cursor() as cursor:
-        cursor.execute(CREDIT_SQL, params)
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return None
     (entry_id, merchant_id, program_id, balance_delta, pending_delta, balance_after,
-     pending_points, reserved_points, lifetime_points) = row
+     pending_points, reserved_points, lifetime_points, *deliveries) = row
+    emitted(deliveries)
     entry = _entry(
         entry_id, merchant_id=merchant_id, program_id=program_id, member_id=member_id,
         kind=Entry.Kind.EARN, points=points, balance_delta=balance_delta,
@@ -136,6 +149,12 @@ def credit(
     _after_post(entry, pending_points, reserved_points, lifetime_points,
                 lifetime_delta=balance_delta if lifetime else 0)
     return entry
+
+
+def emitted(deliveries: list) -> None:
+    """Schedule the deliveries the statement fanned its event out to (if it wrote one)."""
+    if deliveries:
+        schedule_emitted(list(deliveries[0] or []))
 
 
 def _after_post(entry: Entry, pending_points: int, reserved_points: int, lifetime_points: int,
@@ -151,7 +170,7 @@ def _after_post(entry: Entry, pending_points: int, reserved_points: int, lifetim
 
 LOCK_SQL = "SELECT balance, status FROM members_member WHERE id = %s FOR UPDATE"
 
-DEBIT_SQL = """
+DEBIT_TEMPLATE = """
 WITH ordered AS (
     SELECT id, remaining,
            SUM(remaining) OVER (ORDER BY expires_at ASC NULLS LAST, id) AS running
@@ -165,10 +184,12 @@ WITH ordered AS (
     FROM take WHERE l.id = take.id
     RETURNING l.id
 ), m AS (
-    UPDATE members_member SET balance = balance - %(points)s, last_activity_at = %(now)s
-    WHERE id = %(member)s
-    RETURNING merchant_id, program_id, balance, pending_points, reserved_points,
-              lifetime_points
+    UPDATE members_member mm SET balance = mm.balance - %(points)s,
+        last_activity_at = %(now)s{bump}
+    WHERE mm.id = %(member)s
+    RETURNING mm.id, mm.merchant_id, mm.program_id, mm.balance, mm.pending_points,
+              mm.reserved_points, mm.lifetime_points, mm.customer_id, mm.card_id, mm.status,
+              mm.tier_id, mm.event_sequence
 ), e AS (
     INSERT INTO ledger_entry (
         merchant_id, program_id, member_id, kind, points, balance_delta, pending_delta,
@@ -182,13 +203,15 @@ WITH ordered AS (
                FROM take)),
            %(now)s
     FROM m
-    RETURNING id, merchant_id, program_id, balance_after, metadata
-)
+    RETURNING id, merchant_id, program_id, balance_after, metadata, kind, points, reason,
+              reference
+){events}
 SELECT e.id, e.merchant_id, e.program_id, e.balance_after, e.metadata,
        (SELECT COALESCE(SUM(taken), 0) FROM take),
-       m.pending_points, m.reserved_points, m.lifetime_points
+       m.pending_points, m.reserved_points, m.lifetime_points{ids}
 FROM e, m
 """
+DEBIT_SQL = events.plain_sql(DEBIT_TEMPLATE)
 
 
 def debit(
@@ -212,9 +235,14 @@ def debit(
             "reason": reason[:255], "reference": reference[:128], "kind": kind,
             "metadata": _json(metadata or {}),
         }
-        cursor.execute(DEBIT_SQL, params)
+        sql = DEBIT_SQL
+        event_type = events.event_type_for(kind)
+        if event_type is not None:
+            sql = events.fast_path_sql(DEBIT_TEMPLATE)
+            params.update(event_params(event_type, now))
+        cursor.execute(sql, params)
         (entry_id, merchant_id, program_id, balance_after, stored, taken, pending_points,
-         reserved_points, lifetime_points) = cursor.fetchone()
+         reserved_points, lifetime_points, *deliveries) = cursor.fetchone()
         if taken != points:
             # The cached balance said there was enough: lots and cache disagree.
             raise RuntimeError(f"ledger lots of member {member_id} are short by "
@@ -228,5 +256,6 @@ def debit(
             rule_id=None, reverses_id=None, actor=params["actor"], reason=params["reason"],
             metadata=stored, created_at=now,
         )
+        emitted(deliveries)
         _after_post(entry, pending_points, reserved_points, lifetime_points, lifetime_delta=0)
     return entry

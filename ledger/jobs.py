@@ -48,9 +48,10 @@ def _member_ids(queryset: QuerySet, field: str, batch_size: int) -> Iterator[lis
 
 
 def _each_member(
-    batches: Iterator[list[int]], apply: Callable[[Member], Entry | None], job: str
+    batches: Iterator[list[int]], apply: Callable[[Member], Entry | int | None], job: str
 ) -> int:
-    """Apply a per-member service to every id; count the entries it posted.
+    """Apply a per-member service to every id; count the entries it posted (or the number it
+    answers).
 
     One member that fails is logged and skipped so it cannot hold up everyone after it; the
     job still fails at the end, so the operator hears about it.
@@ -64,7 +65,7 @@ def _each_member(
                 failed += 1
                 logger.exception("%s: member %s failed", job, member_id)
                 continue
-            posted += entry is not None
+            posted += entry if isinstance(entry, int) else entry is not None
     if failed:
         raise RuntimeError(f"{job}: {failed} member(s) failed, {posted} handled (see the log)")
     return posted
@@ -118,6 +119,47 @@ def make_pending_spendable(*, clock: Clock, batch_size: int) -> int:
     )
 
 
+def _warning_candidates(now: datetime) -> QuerySet:
+    """Members who may have points expiring within their program's warning days: lots due in
+    that window, or (inactivity programs) a last activity old enough. A superset: the service
+    decides under the lock."""
+    programs = Program._base_manager.exclude(expiry_policy=Program.ExpiryPolicy.NONE)
+    lots = Q(pk__in=[])
+    inactive = Q(pk__in=[])
+    for policy, months, days in (
+        programs.order_by().values_list("expiry_policy", "expiry_months", "expiry_warning_days")
+        .distinct()
+    ):
+        horizon = now + timedelta(days=days)
+        scope = Q(program__expiry_policy=policy, program__expiry_months=months,
+                  program__expiry_warning_days=days)
+        if policy == Program.ExpiryPolicy.AFTER_EARN:
+            lots |= scope & Q(lots__remaining__gt=0, lots__expires_at__gt=now,
+                              lots__expires_at__lte=horizon)
+        else:
+            cutoff = services.add_months(horizon, -months) + _MONTH_END_MARGIN
+            inactive |= scope & Q(last_active__lte=cutoff) & (
+                Q(balance__gt=0) | Q(pending_points__gt=0))
+    return (
+        Member._base_manager.exclude(status=Member.Status.INACTIVE)
+        .alias(last_active=Coalesce("last_activity_at", "enrolled_at"))
+        .filter(lots | inactive)
+    )
+
+
+def warn_expiring_points(*, clock: Clock, batch_size: int) -> int:
+    """Emit ``points.expiring`` for points expiring within each program's warning days, once
+    per member and expiry day. Returns the number of warnings sent."""
+    now = clock.now()
+
+    def warn(member: Member) -> int:
+        return services.points_expiry_warn(member=member, clock=clock)
+
+    return _each_member(
+        _member_ids(_warning_candidates(now), "id", batch_size), warn, "warn-expiring-points"
+    )
+
+
 def purge_idempotency_keys(*, clock: Clock, batch_size: int) -> int:
     """Delete idempotency keys past the retention period. Returns how many were deleted."""
     return purge_expired_keys(clock=clock, batch_size=batch_size)
@@ -128,5 +170,6 @@ def purge_idempotency_keys(*, clock: Clock, batch_size: int) -> int:
 JOBS = [
     ("make-pending-spendable", make_pending_spendable),
     ("expire-points", expire_points),
+    ("warn-expiring-points", warn_expiring_points),
     ("purge-idempotency-keys", purge_idempotency_keys),
 ]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
 from django.db.models import QuerySet, Sum
 from django.db.models.functions import Coalesce
 
-from members.models import Member
+from members.models import Member, Program
 
 from .models import Entry, Hold, Lot
 
@@ -23,6 +26,44 @@ def lot_list_open(*, member: Member) -> QuerySet[Lot]:
 
 def hold_list_active(*, member: Member) -> QuerySet[Hold]:
     return Hold.objects.filter(member_id=member.pk, status=Hold.Status.ACTIVE)
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """Points of a member that expire on one day (in the program's time zone)."""
+
+    day: date
+    points: int
+    first_at: datetime  # the earliest of that day's expiry times
+
+
+def points_expiring(*, member: Member, now: datetime, within: timedelta | None = None
+                    ) -> list[Expiry]:
+    """What the member's points will expire after ``now`` and within ``within`` (default: the
+    program's expiry warning days), soonest first, one ``Expiry`` per day.
+
+    Lots expire at their ``expires_at``; in a program that expires on inactivity, everything
+    left expires together, the program's months after the member's last activity.
+    """
+    from .services import add_months
+
+    program = member.program
+    until = now + (within if within is not None else timedelta(days=program.expiry_warning_days))
+    lots = Lot._base_manager.filter(member_id=member.pk, remaining__gt=0)
+    if program.expiry_policy == Program.ExpiryPolicy.INACTIVITY:
+        at = add_months(member.last_activity_at or member.enrolled_at, program.expiry_months)
+        total = lots.aggregate(s=Coalesce(Sum("remaining"), 0))["s"]
+        if not total or not now < at <= until:
+            return []
+        return [Expiry(day=at.astimezone(program.tz).date(), points=total, first_at=at)]
+    days: dict[date, Expiry] = {}
+    rows = lots.filter(expires_at__gt=now, expires_at__lte=until).order_by("expires_at", "id")
+    for expires_at, remaining in rows.values_list("expires_at", "remaining"):
+        day = expires_at.astimezone(program.tz).date()
+        earlier = days.get(day)
+        days[day] = Expiry(day=day, points=remaining + (earlier.points if earlier else 0),
+                           first_at=earlier.first_at if earlier else expires_at)
+    return list(days.values())
 
 
 def member_ledger_totals(*, member_id: int) -> dict[str, int]:

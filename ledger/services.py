@@ -19,6 +19,8 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F, QuerySet
 
+from events.models import ExpiryWarning
+from events.outbox import emit
 from loyaltysite.clock import Clock, system_clock
 from loyaltysite.errors import (
     InsufficientPoints,
@@ -29,9 +31,10 @@ from loyaltysite.errors import (
 )
 from members.models import Member, Program
 
-from . import _pg, hooks
+from . import _pg, events, hooks
 from .locking import lock_member
 from .models import Entry, Hold, Lot
+from .selectors import points_expiring
 
 MAX_POINTS = 2**31 - 1
 
@@ -119,6 +122,7 @@ def _post(
         member.last_activity_at = now
         fields["last_activity_at"] = now
     Member._base_manager.filter(pk=member.pk).update(**fields)
+    events.emit_entry(entry)
     if hooks.active():
         hooks.after_post(hooks.Posted(
             entry=entry, member_id=member.pk, merchant_id=member.merchant_id,
@@ -599,3 +603,35 @@ def points_make_available(
         balance_delta=points, pending_delta=-points, lifetime_delta=points,
         reason="Pending points are now spendable", metadata={"lots": [list(d) for d in due]},
     )
+
+
+@transaction.atomic
+def points_expiry_warn(*, member: Member, clock: Clock = system_clock) -> int:
+    """Emit ``points.expiring`` for each day the member's points expire within the program's
+    warning days, once per member and day (``ExpiryWarning`` remembers, under the member
+    lock). Returns how many warnings were sent."""
+    now = clock.now()
+    member = lock_member(member.pk)
+    if member.status == Member.Status.INACTIVE:  # deactivated: no longer contacted
+        return 0
+    expiries = points_expiring(member=member, now=now)
+    if not expiries:
+        return 0
+    warned = set(ExpiryWarning._base_manager.filter(
+        member_id=member.pk, expires_on__in=[e.day for e in expiries]
+    ).values_list("expires_on", flat=True))
+    sent = 0
+    for expiry in expiries:
+        if expiry.day in warned:
+            continue
+        ExpiryWarning._base_manager.create(
+            merchant_id=member.merchant_id, member_id=member.pk, expires_on=expiry.day,
+            points=expiry.points, created_at=now,
+        )
+        emit("points.expiring", merchant_id=member.merchant_id, program_id=member.program_id,
+             member_id=member.pk, at=now, data={
+                 "points": expiry.points, "expires_on": expiry.day.isoformat(),
+                 "expires_at": expiry.first_at,
+             })
+        sent += 1
+    return sent

@@ -24,6 +24,11 @@ env = environ.Env(
     DB_POOL_MIN_SIZE=(int, 2),
     DB_POOL_MAX_SIZE=(int, 20),
     DB_POOL_TIMEOUT=(float, 10.0),
+    TASKS_BACKEND=(str, "django_tasks_db.DatabaseBackend"),
+    WEBHOOKS_ALLOW_PRIVATE_NETWORKS=(bool, False),
+    WEBHOOKS_TIMEOUT=(float, 10.0),
+    WEBHOOKS_DISABLE_AFTER_DAYS=(int, 5),
+    EVENTS_RETENTION_DAYS=(int, 30),
 )
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
@@ -59,6 +64,8 @@ INSTALLED_APPS = [
     "rewards",
     "referrals",
     "events",
+    "django_tasks",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -224,6 +231,24 @@ LOYALTY = {
     "JOB_BATCH_SIZE": env("LOYALTY_JOB_BATCH_SIZE"),
     "IDEMPOTENCY_TTL_HOURS": env("LOYALTY_IDEMPOTENCY_TTL_HOURS"),
 }
+
+# Background work (SPEC 10): Django's task framework (the django-tasks backport). The database
+# backend is the embedded default: workers run `manage.py db_worker`, several at once, on several
+# machines. TASKS_BACKEND swaps in another backend (Redis through RQ, Celery: see the README).
+TASKS = {
+    "default": {
+        "BACKEND": env("TASKS_BACKEND"),
+        "QUEUES": ["default", "webhooks", "jobs"],
+    },
+}
+
+# Webhooks (SPEC 11): private, loopback and link-local receivers are refused unless allowed
+# (development and tests); a delivery attempt gives up after WEBHOOKS_TIMEOUT seconds; an endpoint
+# failing for WEBHOOKS_DISABLE_AFTER_DAYS is disabled; events are kept EVENTS_RETENTION_DAYS.
+WEBHOOKS_ALLOW_PRIVATE_NETWORKS = env("WEBHOOKS_ALLOW_PRIVATE_NETWORKS")
+WEBHOOKS_TIMEOUT = env("WEBHOOKS_TIMEOUT")
+WEBHOOKS_DISABLE_AFTER_DAYS = env("WEBHOOKS_DISABLE_AFTER_DAYS")
+EVENTS_RETENTION_DAYS = env("EVENTS_RETENTION_DAYS")
 
 LOGGING = {
     "version": 1,

@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("rules.api.urls")),
     path("", include("rewards.api.urls")),
     path("", include("referrals.api.urls")),
+    path("", include("events.api.urls")),
 ]
 
 urlpatterns = [
@@ -24,4 +25,5 @@ urlpatterns = [
     path("", include("rules.portal_urls")),
     path("", include("rewards.portal_urls")),
     path("", include("referrals.portal_urls")),
+    path("", include("events.urls")),
 ]

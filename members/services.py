@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
+from events.outbox import emit
 from loyaltysite.clock import Clock, system_clock
 from loyaltysite.errors import (
     InvalidTransition,
@@ -244,6 +245,10 @@ def member_enrol(
                 customer=customer,
                 enrolled_at=clock.now(),
             )
+            emit("member.enrolled", merchant_id=member.merchant_id, program_id=program.pk,
+                 member_id=member.pk, at=member.enrolled_at, data={"customer": {
+                     "external_id": customer.external_id, "email": customer.email,
+                     "name": customer.name}})
             hooks.member_enrolled(member, context)
             return member
     except IntegrityError:
@@ -324,9 +329,13 @@ def member_set_status(
         raise InvalidTransition(
             f"A {locked.status} member cannot become {status}.", field="status"
         )
+    previous = locked.status
     locked.status = status
     locked.status_changed_at = clock.now()
     locked.save(update_fields=["status", "status_changed_at"])
+    emit("member.status_changed", merchant_id=locked.merchant_id, program_id=locked.program_id,
+         member_id=locked.pk, at=locked.status_changed_at,
+         data={"previous_status": previous})
     return locked
 
 

@@ -48,6 +48,7 @@ from .errors import (
     VoucherExpired,
 )
 from .models import Redemption, Reward, Voucher
+from .outbox import emit_redemption, emit_voucher_used, voucher_payload
 
 # ---------------------------------------------------------------------------------------------
 # Catalog
@@ -343,7 +344,7 @@ def redemption_reserve(
         member=member, points=plan.points, actor=actor, reference=order_id, reason=label,
         clock=clock,
     )
-    return Redemption._base_manager.create(
+    redemption = Redemption._base_manager.create(
         merchant_id=member.merchant_id,
         program_id=member.program_id,
         member=member,
@@ -360,6 +361,8 @@ def redemption_reserve(
         expires_at=hold.expires_at,
         created_at=now,
     )
+    emit_redemption("reward.reserved", redemption)
+    return redemption
 
 
 def _settle_order_id(redemption: Redemption, order_id: str) -> None:
@@ -403,8 +406,9 @@ def redemption_confirm(
     redemption.order_id = order_id
     redemption.confirmed_at = now
     redemption.save(update_fields=["status", "order_id", "confirmed_at"])
-    if redemption.reward is not None:
-        _voucher_issue(redemption, now)
+    voucher = _voucher_issue(redemption, now) if redemption.reward is not None else None
+    emit_redemption("reward.redeemed", redemption,
+                    voucher=voucher_payload(voucher) if voucher else None)
     return redemption
 
 
@@ -434,6 +438,7 @@ def _settle_released(redemption: Redemption, *, actor: str, expired: bool, now: 
     redemption.status = Redemption.Status.EXPIRED if expired else Redemption.Status.RELEASED
     redemption.released_at = now
     redemption.save(update_fields=["status", "released_at"])
+    emit_redemption("reward.released", redemption)
     return redemption
 
 
@@ -556,6 +561,7 @@ def voucher_use(
     """Mark a voucher used (at the till). A used one is ``VOUCHER_ALREADY_USED``; an expired
     one ``VOUCHER_EXPIRED`` (410, like an expired reservation)."""
     now = clock.now()
+    lock_member(voucher.member_id)  # member first, as every writer: its event numbers it
     voucher = Voucher._base_manager.select_for_update().get(pk=voucher.pk)
     if voucher.status == Voucher.Status.USED:
         raise VoucherAlreadyUsed(
@@ -571,6 +577,7 @@ def voucher_use(
     voucher.used_reference = reference[:128]
     voucher.used_by = actor[:128]
     voucher.save(update_fields=["status", "used_at", "used_reference", "used_by"])
+    emit_voucher_used(voucher)
     return voucher
 
 

@@ -67,6 +67,10 @@ NOT_FOUND_CODES: dict[str, str] = {
     "order_id": "ORDER_NOT_FOUND",
     "redemption": "REDEMPTION_NOT_FOUND",
     "code": "VOUCHER_NOT_FOUND",
+    "referral": "REFERRAL_NOT_FOUND",
+    "webhook": "WEBHOOK_NOT_FOUND",
+    "delivery": "DELIVERY_NOT_FOUND",
+    "event": "EVENT_NOT_FOUND",
 }
 
 ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
@@ -83,6 +87,11 @@ PATH_PARAMETERS: dict[str, tuple[dict[str, Any], str]] = {
     "order_id": ({"type": "string", "minLength": 1, "maxLength": 128}, "Your order id."),
     "code": ({"type": "string", "minLength": 1, "maxLength": 40},
              "The voucher code, with or without dashes, any case."),
+    "referral": (ID, "The referral's id."),
+    "webhook": (ID, "The webhook endpoint's id."),
+    "delivery": (ID, "The delivery's id."),
+    "event": ({"type": "string", "minLength": 1, "maxLength": 40},
+              "The event's id (`evt_...`)."),
 }
 
 STATUS_TITLES = {
@@ -252,7 +261,7 @@ class ContractAutoSchema(AutoSchema):
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
-        if schema and isinstance(field, serializers.ListSerializer):
+        if schema and isinstance(field, serializers.ListSerializer | serializers.ListField):
             if field.min_length is not None:
                 schema["minItems"] = field.min_length
             if field.max_length is not None:

@@ -96,8 +96,9 @@ class MerchantApi(APIView):
         self._scope_stack.enter_context(scope(merchant=self.merchant_id))
         _check_request_text(request, kwargs)
 
-    def paginate(self, queryset: Any, out: type[serializers.Serializer]) -> Response:
-        """One page of ``queryset`` (filtered by ``filterset_class``), rendered with ``out``."""
+    def paginate(self, queryset: Any, out: Any) -> Response:
+        """One page of ``queryset`` (filtered by ``filterset_class``), rendered with ``out``:
+        an output serializer class, or a function of the page's rows."""
         if self.filterset_class is not None:
             filterset = self.filterset_class(self.request.query_params, queryset=queryset)
             if not filterset.is_valid():
@@ -105,7 +106,8 @@ class MerchantApi(APIView):
             queryset = filterset.qs
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(queryset, self.request, view=self)
-        return paginator.get_paginated_response(render_many(out, page))
+        rows = render_many(out, page) if isinstance(out, type) else out(page)
+        return paginator.get_paginated_response(rows)
 
     @property
     def merchant_id(self) -> int:

@@ -35,6 +35,7 @@ from members.models import Member, Program
 from .. import engine, hooks, selectors
 from ..errors import OrderNotFound, RefundExceedsOrder
 from ..models import Order, Refund
+from ..outbox import emit_order_recorded, emit_order_refunded
 from .common import (
     Customer,
     check_occurred_at,
@@ -181,6 +182,7 @@ def order_record(
         record_awards(member=locked, evaluation=evaluation, entry=entry, now=now, order=order)
         result = OrderResult(order=order, member=with_figures(locked, entry),
                              evaluation=evaluation, enrolled=enrolled)
+        emit_order_recorded(order)
         hooks.order_recorded(result)
     return result
 
@@ -353,6 +355,7 @@ def order_refund(
             points_returned=returned, entry=reversal.entry if reversal else None,
             reason=reason[:255], actor=actor[:128], created_at=now,
         )
+        emit_order_refunded(order, refund)
         hooks.order_refunded(RefundResult(order=order, refund=refund, member=locked))
     member = Member._base_manager.select_related("customer", "tier").get(pk=locked.pk)
     return RefundResult(order=order, refund=refund, member=member)

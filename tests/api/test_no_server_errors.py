@@ -8,7 +8,9 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
+from events.models import Delivery, OutboxEvent, WebhookEndpoint
 from ledger.models import Hold
 from members.models import Member, MerchantAPIKey, Program
 from members.services import api_key_create
@@ -30,6 +32,15 @@ def world(client):
     call_command("loyalty_demo", stdout=StringIO())
     program = Program.objects.get(merchant__slug="demo", name="Demo Rewards")
     _, key = api_key_create(merchant=program.merchant, name="fuzz")
+    endpoint = WebhookEndpoint.objects.create(
+        merchant=program.merchant, url="https://hooks.example.com/loyalty", secret="whsec_x",
+        created_at=timezone.now(), updated_at=timezone.now(),
+    )
+    Delivery.objects.create(
+        merchant=program.merchant, endpoint=endpoint, next_attempt_at=timezone.now(),
+        event=OutboxEvent.objects.filter(merchant=program.merchant).first(),
+        created_at=timezone.now(),
+    )
     ids = {
         "program": program.pk,
         "member": Member.objects.filter(program=program).first().pk,
@@ -39,6 +50,9 @@ def world(client):
         "rule": EarningRule.objects.filter(program=program).first().pk,
         "code": Voucher.objects.filter(program=program).first().code,
         "referral": Referral.objects.filter(program=program).first().pk,
+        "webhook": endpoint.pk,  # made here: the demo's needs private networks allowed
+        "delivery": Delivery.objects.filter(endpoint=endpoint).first().pk,
+        "event": OutboxEvent.objects.filter(merchant=program.merchant).first().event_id,
     }
     schema = json.loads(client.get("/api/schema/?format=json").content)
     return key, ids, schema

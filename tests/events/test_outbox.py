@@ -9,9 +9,10 @@ from events.models import OutboxEvent
 from events.outbox import emit
 from members.models import Member
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.django_db(transaction=True)  # no transaction around the test itself
 def test_emit_outside_a_transaction_is_refused(member):
     with pytest.raises(RuntimeError, match="inside the transaction"):
         emit("member.test", merchant_id=member.merchant_id, data={})
@@ -48,4 +49,5 @@ def test_each_members_events_are_numbered_in_commit_order(member, other_member):
     assert envelope["id"].startswith("evt_")
     assert envelope["sequence"] == 3
     assert envelope["program"] == member.program_id
-    assert envelope["data"] == {"n": 1}
+    assert envelope["data"]["n"] == 1
+    assert envelope["data"]["member"]["id"] == member.pk  # the figures are always added

@@ -436,14 +436,18 @@ def test_one_order_costs_at_most_twelve_queries_whatever_the_rules(program, memb
 
     assert len(result.evaluation.rule_awards) == 4
     assert Award.objects.filter(order=result.order).count() == 4
-    assert len(queries) <= 12, "\n".join(q["sql"][:120] for q in queries)
+    # The outbox: on PostgreSQL the earn's event is in the ledger's own statement and the
+    # order's is one statement; on SQLite each of the two is three. Referrals look for an
+    # open referral of the buyer (one indexed read).
+    budget = 13 if connection.vendor == "postgresql" else 18
+    assert len(queries) <= budget, "\n".join(q["sql"][:120] for q in queries)
 
 
 def test_one_order_over_http_costs_a_bounded_number_of_queries(api, program, member, make_rule):
     """Authentication, the program and the idempotency key come on top of the order itself.
 
-    20 in production; the test's own transaction turns the outermost block into a savepoint
-    (two more statements).
+    21 in production (referrals look for the buyer's open referral); the test's own
+    transaction turns the outermost block into a savepoint (two more statements).
     """
     make_rule("order", {"multiplier": "2"})
     make_rule("category", {"categories": ["coffee"], "multiplier": "3"}, cooldown_hours=1)
@@ -454,4 +458,4 @@ def test_one_order_over_http_costs_a_bounded_number_of_queries(api, program, mem
         response = post(api, url(program), body(member, order_id="measured"))
 
     assert response.status_code == 201
-    assert len(queries) <= 22, "\n".join(q["sql"][:120] for q in queries)
+    assert len(queries) <= 23, "\n".join(q["sql"][:120] for q in queries)

@@ -28,7 +28,7 @@ from members.services import (
     staff_attach,
 )
 
-DEMO_APPS = ["rules", "tiers", "rewards", "referrals"]
+DEMO_APPS = ["rules", "tiers", "rewards", "referrals", "events"]
 PASSWORD = "demo-pass-2026"
 LOGINS = [
     ("owner@demo.test", "Owner (merchant console, /admin/)"),

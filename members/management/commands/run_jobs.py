@@ -2,6 +2,8 @@
 
 Once by default (exit status 1 if any job failed); ``--loop`` repeats every ``--interval``
 seconds until interrupted. One job's failure is logged and never stops the others.
+``--enqueue`` hands each job to the task workers (``members.tasks.run_job``) instead of
+running it in this process.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from django_scopes import scopes_disabled
 
 from loyaltysite.clock import system_clock
 
-JOB_APPS = ["ledger", "rules", "tiers", "rewards", "referrals"]
+JOB_APPS = ["ledger", "rules", "tiers", "rewards", "referrals", "events"]
 
 logger = logging.getLogger("loyalty.jobs")
 
@@ -52,8 +54,13 @@ class Command(BaseCommand):
             "--batch-size", type=int, default=None,
             help="Rows per batch (default: LOYALTY_JOB_BATCH_SIZE).",
         )
+        parser.add_argument(
+            "--enqueue", action="store_true",
+            help="Enqueue each job as a task for the workers (manage.py db_worker) instead.",
+        )
 
-    def handle(self, *args, loop=False, interval=60.0, jobs=None, batch_size=None, **options):
+    def handle(self, *args, loop=False, interval=60.0, jobs=None, batch_size=None,
+               enqueue=False, **options):
         if batch_size is None:
             batch_size = settings.LOYALTY["JOB_BATCH_SIZE"]
         if batch_size < 1:
@@ -67,6 +74,8 @@ class Command(BaseCommand):
                     f"Unknown job(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}."
                 )
             selected = [(name, fn) for name, fn in selected if name in jobs]
+        if enqueue:
+            self.run_all = self.enqueue_all
         if not loop:
             failed = self.run_all(selected, batch_size)
             if failed:
@@ -78,6 +87,22 @@ class Command(BaseCommand):
                 time.sleep(interval)
         except KeyboardInterrupt:
             self.stdout.write("Interrupted.")
+
+    def enqueue_all(self, selected: list[Job], batch_size: int) -> list[str]:
+        """Enqueue each job as a task; return the names of those that could not be."""
+        from members.tasks import run_job
+
+        failed = []
+        for name, _fn in selected:
+            try:
+                result = run_job.enqueue(name, batch_size)
+            except Exception as error:
+                logger.exception("job %s could not be enqueued", name)
+                self.stderr.write(f"{name}: NOT ENQUEUED ({error})")
+                failed.append(name)
+                continue
+            self.stdout.write(f"{name}: enqueued (task {result.id})")
+        return failed
 
     def run_all(self, selected: list[Job], batch_size: int) -> list[str]:
         """Run each job once; return the names of those that failed."""
