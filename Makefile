@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: run test install migrate demo lint bench clean
+.PHONY: run test fuzz install migrate demo lint bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
@@ -39,6 +39,11 @@ run: demo
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The contract fuzzer (schemathesis) against a live production-mode server on PostgreSQL
+# (DATABASE_URL names the server; a database of its own is created there).
+fuzz: install
+	$(BIN)/python tools/fuzz.py
 
 lint: install
 	$(BIN)/ruff check .

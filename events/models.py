@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import uuid
 
+import pgtrigger
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
@@ -65,6 +66,15 @@ class OutboxEvent(models.Model):
         ]
         indexes = [
             models.Index(fields=["merchant", "type", "-id"], name="events_outbox_type_recent"),
+        ]
+        triggers = [
+            # An event, once written, is history: never rewritten. Only the retention job
+            # removes events, and only ones older than a day (none a delivery could still need).
+            pgtrigger.Protect(name="events_outbox_append_only", operation=pgtrigger.Update),
+            pgtrigger.Protect(
+                name="events_outbox_kept_a_day", operation=pgtrigger.Delete,
+                condition=pgtrigger.Condition("OLD.created_at > NOW() - INTERVAL '1 day'"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -189,6 +199,10 @@ class DeliveryAttempt(models.Model):
     class Meta:
         ordering = ["-id"]
         verbose_name = _("delivery attempt")
+        # The log of what was sent is never rewritten (it goes with its endpoint when that is
+        # deleted).
+        triggers = [pgtrigger.Protect(name="events_attempt_append_only",
+                                      operation=pgtrigger.Update)]
         indexes = [
             models.Index(fields=["endpoint", "-id"], name="events_attempt_endpoint"),
             models.Index(

@@ -16,6 +16,8 @@ Design
 * A ``Hold`` is a reservation: points moved from balance to reserved, later confirmed (spent)
   or released (given back, to the very lots they came from).
 * ``IdempotencyKey`` remembers the first outcome of a keyed write (status and body).
+* On PostgreSQL, triggers (django-pgtrigger) make entries append-only and a key's outcome
+  write-once, even for raw SQL: the database refuses the UPDATE or DELETE.
 * The member row (``members.Member``) carries the cached figures and is the lock: every writer
   takes ``SELECT ... FOR UPDATE`` on it first (``ledger.locking``), so writers on one member
   serialise and nothing is lost.
@@ -25,6 +27,7 @@ Only ``ledger.services`` writes these tables or the member's figures.
 
 from __future__ import annotations
 
+import pgtrigger
 from django.db import models
 from django.db.models import F, Q
 from django_scopes import ScopedManager
@@ -96,6 +99,12 @@ class Entry(models.Model):
                 condition=~Q(kind__in=["redeem", "reserve", "expire", "reverse"]) | Q(points__lt=0),
                 name="ledger_entry_debit_kinds_negative",
             ),
+        ]
+        triggers = [
+            # Append-only, even for raw SQL (the check constraints above hold a row's shape;
+            # this holds its history). TRUNCATE, which test teardown uses, is not a row event.
+            pgtrigger.Protect(name="ledger_entry_append_only",
+                              operation=pgtrigger.Update | pgtrigger.Delete),
         ]
         indexes = [
             # Newest first by time, then id. Ordering on created_at (which the primary key
@@ -211,6 +220,25 @@ class IdempotencyKey(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["created_at"], name="ledger_idem_created")]
+        triggers = [
+            # A key's outcome is written once (its row is inserted first, in the transaction of
+            # the write, and its outcome set at the end); nothing else about it ever changes.
+            pgtrigger.Protect(
+                name="ledger_idempotency_outcome_once", operation=pgtrigger.Update,
+                condition=(
+                    pgtrigger.Q(old__status_code__isnull=False)
+                    | pgtrigger.Q(old__key__df=pgtrigger.F("new__key"))
+                    | pgtrigger.Q(old__fingerprint__df=pgtrigger.F("new__fingerprint"))
+                    | pgtrigger.Q(old__merchant_id__df=pgtrigger.F("new__merchant_id"))
+                    | pgtrigger.Q(old__created_at__df=pgtrigger.F("new__created_at"))
+                ),
+            ),
+            # Kept at least 24 hours (SPEC 5); the purge job removes older ones.
+            pgtrigger.Protect(
+                name="ledger_idempotency_kept_24h", operation=pgtrigger.Delete,
+                condition=pgtrigger.Condition("OLD.created_at > NOW() - INTERVAL '24 hours'"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.key

@@ -46,6 +46,25 @@ def _unscoped_test_code(request):
         yield
 
 
+@pytest.fixture(autouse=True)
+def _no_rate_limit_unless_a_test_sets_one(settings):
+    """Suites send thousands of requests with one key; tests/contract/test_rate_limits.py
+    sets the limit it means."""
+    settings.API_RATE_LIMIT = 10**6
+
+
+@pytest.fixture(scope="session")
+def openapi_schema() -> dict:
+    """The OpenAPI schema as ``/api/schema/?format=json`` serves it (built once per run)."""
+    import json
+
+    from drf_spectacular.generators import SchemaGenerator
+    from drf_spectacular.renderers import OpenApiJsonRenderer
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return json.loads(OpenApiJsonRenderer().render(schema))
+
+
 @pytest.fixture
 def clock():
     """A frozen clock installed process-wide (services, API views and jobs all follow it)."""

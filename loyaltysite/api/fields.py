@@ -137,7 +137,11 @@ class DateTime(serializers.DateTimeField):
     def to_internal_value(self, value: Any):
         if not isinstance(value, str) or not RFC3339.fullmatch(value):
             self.fail("invalid")
-        parsed = parse_rfc3339(value)
+        try:
+            parsed = parse_rfc3339(value)
+        except InvalidValue as error:
+            error.field = self.field_name
+            raise
         if parsed is None:
             self.fail("invalid")
         return parsed

@@ -71,3 +71,20 @@ def test_production_mode_serves_its_static_files_and_the_api_docs(tmp_path):
     assert lines[0] == "200"
     assert lines[1].startswith("/static/")
     assert lines[2].startswith("200 text/css")
+
+
+def test_postgresql_connections_come_from_a_pool_by_default_sized_by_the_environment():
+    code = ("import django; django.setup(); from django.conf import settings; "
+            "d = settings.DATABASES['default']; print(d['OPTIONS'].get('pool'), "
+            "d['CONN_MAX_AGE'])")
+    default = _run(code, DEBUG="False", SECRET_KEY="x" * 50,
+                   DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres")
+    sized = _run(code, DEBUG="False", SECRET_KEY="x" * 50, DB_POOL_MAX_SIZE="7",
+                 DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres")
+    off = _run(code, DEBUG="False", SECRET_KEY="x" * 50, DB_POOL="False",
+               DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres")
+
+    assert default.stdout.strip() == (
+        "{'min_size': 2, 'max_size': 20, 'timeout': 10.0} 0"), default.stderr
+    assert "'max_size': 7" in sized.stdout
+    assert off.stdout.strip().startswith("None")
