@@ -43,9 +43,18 @@ CATALOGUE: dict[str, tuple[str, tuple[str, ...]]] = {
     "tier.changed": (_("A member moved to another tier."), ()),
     "streak.milestone": (_("A member's streak reached a milestone."), ()),
     "streak.broken": (_("A member's streak was broken."), ()),
-    "referral.attributed": (_("A sign-up was attributed to a referral code."), ()),
-    "referral.converted": (_("A referred customer made their first qualifying order."), ()),
-    "referral.rewarded": (_("A referral paid its rewards."), ()),
+    "referral.attributed": (_("A sign-up or a sale was attributed to a referral code (for "
+                             "the referrer)."), ("referral",)),
+    "referral.converted": (_("A referred customer made their first qualifying order (for the "
+                            "referrer)."), ("referral", "amount", "currency")),
+    "referral.rewarded": (_("A referral paid one side its reward (one event per side)."),
+                          ("referral", "side", "kind", "points", "voucher_code", "pending")),
+    "referral.rejected": (_("A referral was rejected in review: it rewards nobody (for the "
+                           "referrer)."), ("referral", "reason", "decided_by")),
+    "referral.clawed_back": (
+        _("The converting order was refunded in full: a side's reward was taken back."),
+        ("referral", "side", "points_reversed", "points_shortfall", "voucher_code"),
+    ),
     "webhook.test": (_("Sent on request to check an endpoint; it concerns no member."),
                      ("message",)),
 }

@@ -43,10 +43,10 @@ def member_figures(member: Member) -> dict[str, Any]:
 
     ``member_figures_sql`` is the same object built by PostgreSQL; a test holds them equal.
     """
-    return {
-        name: member.customer.external_id if name == "external_id" else getattr(member, name)
-        for name in FIGURES
-    }
+    special = {"external_id": lambda: member.customer.external_id,
+               "card_id": lambda: member.card_id_display}
+    return {name: special[name]() if name in special else getattr(member, name)
+            for name in FIGURES}
 
 
 def _figure_columns(member: str, customer: str | None = None) -> list[str]:
@@ -55,7 +55,10 @@ def _figure_columns(member: str, customer: str | None = None) -> list[str]:
     external = (f"{customer}.external_id" if customer else
                 f"(SELECT c.external_id FROM {_table(Customer)} c WHERE c.id = {member}"
                 ".customer_id)")
-    return [external if name == "external_id" else f"{member}.{name}" for name in FIGURES]
+    card = " || '-' || ".join(  # the printed form, as card_id_display writes it
+        f"substr({member}.card_id, {start}, 4)" for start in (1, 5, 9, 13))
+    columns = {"external_id": external, "card_id": card}
+    return [columns.get(name, f"{member}.{name}") for name in FIGURES]
 
 
 def member_figures_sql(member: str, customer: str) -> str:

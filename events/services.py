@@ -44,8 +44,10 @@ def endpoint_url_check(url: Any) -> str:
     try:
         URLValidator(schemes=["http", "https"])(url)
     except DjangoValidationError:
-        raise ValidationFailed(gettext("Enter a valid http:// or https:// URL."),
-                               field="url") from None
+        # The API's schema already refused what is not http(s)://host...: what is left (a host
+        # that cannot exist, "http://0") is well-formed and refused here.
+        raise WebhookUrlRefused(gettext("Enter a valid http:// or https:// URL."),
+                                field="url") from None
     try:
         network.destination(url)
     except network.UnsafeDestination as refused:

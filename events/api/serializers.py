@@ -167,6 +167,19 @@ class VoucherDataOut(serializers.Serializer):
     used_reference = serializers.CharField()
 
 
+class ReferralDataOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    code = serializers.CharField()
+    channel = serializers.CharField()
+    source = serializers.CharField()
+    referrer = serializers.IntegerField(help_text="The referrer's member id.")
+    referee = serializers.IntegerField(help_text="The referred member's id.")
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    order_id = serializers.CharField(allow_null=True, help_text="The converting order.")
+
+
 _DATA_FIELDS: dict[str, Any] = {
     "entry": lambda: EntryDataOut(),
     "customer": lambda: CustomerDataOut(),
@@ -175,10 +188,23 @@ _DATA_FIELDS: dict[str, Any] = {
     "refund": lambda: RefundDataOut(),
     "redemption": lambda: RedemptionDataOut(),
     "voucher": lambda: VoucherDataOut(allow_null=True),
-    "points": lambda: serializers.IntegerField(help_text="Points expiring that day."),
+    "points": lambda: serializers.IntegerField(
+        help_text="points.expiring: points expiring that day; referral.rewarded: points given."
+    ),
     "expires_on": lambda: serializers.DateField(help_text="The day, in the program's zone."),
     "expires_at": lambda: serializers.DateTimeField(help_text="The first lot's exact time."),
     "message": lambda: serializers.CharField(),
+    "referral": lambda: ReferralDataOut(),
+    "amount": lambda: serializers.CharField(help_text="Money in the currency's minor units."),
+    "currency": lambda: serializers.CharField(),
+    "side": lambda: serializers.ChoiceField(choices=["referrer", "referee"], allow_null=True),
+    "kind": lambda: serializers.CharField(help_text="points, reward or none."),
+    "voucher_code": lambda: serializers.CharField(allow_null=True),
+    "pending": lambda: serializers.BooleanField(),
+    "reason": lambda: serializers.CharField(),
+    "decided_by": lambda: serializers.CharField(),
+    "points_reversed": lambda: serializers.IntegerField(),
+    "points_shortfall": lambda: serializers.IntegerField(),
 }
 
 

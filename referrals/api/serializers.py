@@ -164,6 +164,7 @@ class ReferralSettingsSerializer(serializers.ModelSerializer):
             "new_customers_only", "limit_count", "limit_period_days", "updated_at",
         ]
         read_only_fields = ["updated_at"]
+        extra_kwargs = {"updated_at": {"allow_null": True}}
 
     def to_representation(self, instance: ReferralSettings) -> dict[str, Any]:
         body = super().to_representation(instance)

@@ -21,6 +21,7 @@ from loyaltysite.errors import (
     Conflict,
     DuplicateReferral,
     InvalidTransition,
+    InvalidValue,
     MemberInactive,
     MemberNotFound,
     ReferralLimitExceeded,
@@ -306,7 +307,7 @@ class ReferralSettingsApi(ProgramApi):
                    "min_order_amount": "20.00", "requires_approval": True},
         )],
     )
-    @raises(RewardNotFound)
+    @raises(RewardNotFound, InvalidValue)
     def patch(self, request, program):
         target = self.program()
         data = dict(validated(ReferralSettingsSerializer, request.data))

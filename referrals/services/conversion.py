@@ -121,7 +121,7 @@ def _reward(*, referral: Referral, referee: Member, referrer: Member,
             emit_referral(
                 "referral.rewarded", referral, member_id=row.member_id, clock=clock,
                 side=row.side, kind=row.kind, points=row.points,
-                voucher=row.voucher.code if row.voucher_id else None,
+                voucher_code=row.voucher.code_display if row.voucher_id else None,
                 pending=bool(row.entry_id and row.entry.pending_delta),
             )
     return rows
@@ -218,13 +218,13 @@ def referral_claw_back(
         emit_referral(
             "referral.clawed_back", referral, member_id=row.member_id, clock=clock,
             side=row.side, points_reversed=row.points_reversed,
-            points_shortfall=row.points_shortfall, voucher=row.voucher.code if row.voucher_id
-            else None,
+            points_shortfall=row.points_shortfall,
+            voucher_code=row.voucher.code_display if row.voucher_id else None,
         )
     if not rows:
         emit_referral("referral.clawed_back", referral, member_id=referral.referrer_id,
                       clock=clock, side=None, points_reversed=0, points_shortfall=0,
-                      voucher=None)
+                      voucher_code=None)
     return referral
 
 

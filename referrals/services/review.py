@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 
 from loyaltysite.clock import Clock, system_clock
-from loyaltysite.errors import InvalidTransition, ValidationFailed
+from loyaltysite.errors import InvalidTransition, InvalidValue, ValidationFailed
 from members.models import Program
 
 from ..models import Referral, ReferralSettings
@@ -143,8 +143,9 @@ def _settings_save(program: Program, fields: dict[str, Any]) -> ReferralSettings
     try:
         row.full_clean(exclude=["merchant", "program"], validate_unique=False)
     except DjangoValidationError as error:
+        # Well-formed values that do not fit together (a reward kind without its reward).
         field, messages = next(iter(error.message_dict.items()))
-        raise ValidationFailed(
+        raise InvalidValue(
             messages[0], field=None if field == NON_FIELD_ERRORS else field
         ) from None
     row.save()

@@ -315,10 +315,10 @@ def test_settings_change_field_by_field(api, program):
 
 @pytest.mark.parametrize(("body", "status", "code", "field"), [
     ({}, 400, "VALIDATION_ERROR", "body"),
-    ({"referrer_reward_kind": "reward"}, 400, "VALIDATION_ERROR", "referrer_reward"),
-    ({"referee_points": 0}, 400, "VALIDATION_ERROR", "referee_points"),
+    ({"referrer_reward_kind": "reward"}, 422, "INVALID_VALUE", "referrer_reward"),
+    ({"referee_points": 0}, 422, "INVALID_VALUE", "referee_points"),
     ({"referrer_reward_kind": "cash"}, 400, "VALIDATION_ERROR", "referrer_reward_kind"),
-    ({"min_order_amount": "1.005"}, 400, "VALIDATION_ERROR", "min_order_amount"),
+    ({"min_order_amount": "1.005"}, 422, "INVALID_VALUE", "min_order_amount"),
     ({"conversion_window_days": 0}, 400, "VALIDATION_ERROR", "conversion_window_days"),
     ({"limit_count": 0}, 400, "VALIDATION_ERROR", "limit_count"),
     ({"referrer_reward": 999999}, 404, "REWARD_NOT_FOUND", "referrer_reward"),
