@@ -50,8 +50,11 @@ BODY_REFERENCES = ("orders_create", "orders_preview", "events_create", "redempti
 
 
 def manage(*args: str, env: dict[str, str]) -> str:
-    done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True,
+    done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True)
+    if done.returncode:
+        print(done.stderr[-5000:], file=sys.stderr)
+        raise SystemExit(f"manage.py {args[0]} failed ({done.returncode})")
     return done.stdout
 
 
@@ -65,7 +68,10 @@ PINNED_SQL = """
 import json
 from django_scopes import scopes_disabled
 from members.models import Member, Program
+from events.services import endpoint_create
 from members.services import api_key_create, member_enrol_customer, program_create
+from events.models import Delivery, OutboxEvent, WebhookEndpoint
+from referrals.models import Referral
 from rewards.models import Redemption, Reward, Voucher
 from rewards.services import reward_create
 from rules.models import EarningRule, Order
@@ -84,6 +90,13 @@ with scopes_disabled():
         "path.redemption": Redemption.objects.filter(program=program).order_by("id")
             .first().pk,
         "path.code": Voucher.objects.filter(program=program).order_by("id").first().code,
+        "path.referral": Referral.objects.filter(program=program).order_by("id").first().pk,
+        "path.webhook": WebhookEndpoint.objects.filter(merchant=program.merchant)
+            .order_by("id").first().pk,
+        "path.delivery": Delivery.objects.filter(endpoint__merchant=program.merchant)
+            .order_by("id").first().pk,
+        "path.event": OutboxEvent.objects.filter(merchant=program.merchant).order_by("id")
+            .first().event_id,
     }
     # What the destructive operations may destroy, so the pinned objects stay for the rest.
     spares = {
@@ -94,6 +107,8 @@ with scopes_disabled():
         "rules_destroy": {"path.rule": rule_create(
             program=program, name="Fuzz: deleted by the fuzzer", kind="order",
             config={"points": 1}).pk},
+        "webhooks_destroy": {"path.webhook": endpoint_create(
+            merchant=program.merchant, url="http://127.0.0.1:9/fuzz").pk},
     }
     spare_member = member_enrol_customer(program=program, external_id="fuzz-status-changes")
     for operation in ("members_suspend", "members_deactivate", "members_reactivate"):
@@ -116,10 +131,13 @@ with scopes_disabled():
 
 def prepare(env: dict[str, str]) -> dict[str, object]:
     create_database(DB_NAME, drop=True)
-    manage("migrate", "--noinput", "-v", "0", env=env)
-    manage("loyalty_demo", env=env)
-    manage("collectstatic", "--noinput", "-v", "0", env=env)
-    out = manage("shell", "-c", PINNED_SQL, env=env)
+    # The demo's webhook endpoint is this machine's own receiver: set-up allows private
+    # networks (the server under test does not).
+    setup = {**env, "WEBHOOKS_ALLOW_PRIVATE_NETWORKS": "True"}
+    manage("migrate", "--noinput", "-v", "0", env=setup)
+    manage("loyalty_demo", env=setup)
+    manage("collectstatic", "--noinput", "-v", "0", env=setup)
+    out = manage("shell", "-c", PINNED_SQL, env=setup)
     return json.loads(out.strip().splitlines()[-1])
 
 
