@@ -40,9 +40,11 @@ CATALOGUE: dict[str, tuple[str, tuple[str, ...]]] = {
     "reward.released": (_("A reservation was released or expired: the points are back."),
                         ("redemption",)),
     "voucher.used": (_("A reward's voucher was used at the till."), ("voucher",)),
-    "tier.changed": (_("A member moved to another tier."), ()),
-    "streak.milestone": (_("A member's streak reached a milestone."), ()),
-    "streak.broken": (_("A member's streak was broken."), ()),
+    "tier.changed": (_("A member moved to another tier."),
+                     ("from", "to", "reason", "actor", "note")),
+    "streak.milestone": (_("A member's streak reached a milestone and was paid."),
+                         ("count", "cycle", "cycle_start", "points", "tier", "entry_id")),
+    "streak.broken": (_("A member's streak was broken."), ("previous_count", "reason")),
     "referral.attributed": (_("A sign-up or a sale was attributed to a referral code (for "
                              "the referrer)."), ("referral",)),
     "referral.converted": (_("A referred customer made their first qualifying order (for the "

@@ -15,6 +15,7 @@ own single statement, so an earn stays one round trip.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -221,4 +222,66 @@ def emitted(delivery_ids: list[int]) -> None:
         schedule(delivery_ids)
 
 
-__all__ = ["emit", "member_figures"]
+def emit_many(
+    type: str,
+    *,
+    merchant_id: int,
+    program_id: int | None,
+    members: Iterable[tuple[int, dict[str, Any]]],
+    clock: Clock = system_clock,
+) -> list[OutboxEvent]:
+    """``emit`` of one event for each of many members (a scheduled job's batch): one statement
+    numbers them all (each member's next ``sequence``, with their figures), one inserts them,
+    one fans them out to the endpoints that want the type, instead of a statement or three per
+    event. The caller holds the members' row locks (a job locks its batch first, in
+    primary-key order), so the numbers follow commit order as ``emit``'s do."""
+    if not connection.in_atomic_block:
+        raise RuntimeError(
+            f"emit_many({type!r}) must run inside the transaction of the change it reports"
+        )
+    batch = list(members)
+    ids = [member_id for member_id, _ in batch]
+    if len(set(ids)) != len(ids):
+        raise ValueError("emit_many takes one event per member")
+    table = _table(Member)
+    numbered: dict[int, tuple[int, dict[str, Any]]] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start:start + 5000]
+            cursor.execute(
+                f"UPDATE {table} SET event_sequence = event_sequence + 1"
+                f" WHERE id IN ({', '.join(['%s'] * len(chunk))})"
+                f" RETURNING id, event_sequence, {', '.join(_figure_columns(table))}",
+                chunk,
+            )  # only names and placeholders are formatted in
+            for row in cursor.fetchall():
+                numbered[row[0]] = (row[1], dict(zip(FIGURES, row[2:], strict=True)))
+    missing = set(ids) - set(numbered)
+    if missing:
+        raise LookupError(f"members {sorted(missing)[:5]} do not exist")
+    now = clock.now()
+    events = OutboxEvent._base_manager.bulk_create([
+        OutboxEvent(
+            merchant_id=merchant_id, program_id=program_id, member_id=member_id, type=type,
+            sequence=numbered[member_id][0], created_at=now,
+            data=json.loads(_json({**data, "member": numbered[member_id][1]})),
+        )
+        for member_id, data in batch
+    ])
+    endpoints = [
+        endpoint_id for endpoint_id, types in WebhookEndpoint._base_manager.filter(
+            merchant_id=merchant_id, is_active=True
+        ).values_list("id", "event_types")
+        if wants(types, type)
+    ]
+    if endpoints and events:
+        deliveries = Delivery._base_manager.bulk_create(
+            Delivery(merchant_id=merchant_id, endpoint_id=endpoint_id, event=event,
+                     next_attempt_at=now, created_at=now)
+            for event in events for endpoint_id in endpoints
+        )
+        emitted([d.pk for d in deliveries])
+    return events
+
+
+__all__ = ["emit", "emit_many", "member_figures"]

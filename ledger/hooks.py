@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .models import Entry
 
@@ -30,6 +31,24 @@ class Posted:
     reserved_points: int
     lifetime_points: int
     lifetime_delta: int  # what this entry added to lifetime points (0 for most kinds)
+
+    @property
+    def member_updates(self) -> dict[str, Any]:
+        """Member attributes a hook changed (``{"tier": <Tier>, "streak": 4}``), kept on the
+        entry the posting returns, so a caller holding the member instance can take them
+        without reading the row again (``apply_member_updates``)."""
+        updates = self.entry.__dict__.get("_member_updates")
+        if updates is None:
+            updates = self.entry.__dict__["_member_updates"] = {}
+        return updates
+
+
+def apply_member_updates(member: Any, entry: Entry | None) -> Any:
+    """Give ``member`` what the hooks of ``entry``'s posting changed on the member row."""
+    if entry is not None:
+        for name, value in entry.__dict__.get("_member_updates", {}).items():
+            setattr(member, name, value)
+    return member
 
 
 AfterPost = Callable[[Posted], None]

@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("rewards.api.urls")),
     path("", include("referrals.api.urls")),
     path("", include("events.api.urls")),
+    path("", include("tiers.api.urls")),
 ]
 
 urlpatterns = [
@@ -26,4 +27,5 @@ urlpatterns = [
     path("", include("rewards.portal_urls")),
     path("", include("referrals.portal_urls")),
     path("", include("events.urls")),
+    path("", include("tiers.portal_urls")),
 ]

@@ -430,6 +430,9 @@ class MemberAdmin(MerchantScopedAdmin):
     search_fields = ["card_id", "customer__external_id", "customer__email", "customer__name"]
     search_normalized = ("card_id", normalize_card_id)
     actions_detail = ["adjust_points", "suspend", "reactivate", "deactivate", "ledger"]
+    # Filled by other apps through ``member_admin_extend``.
+    extra_inlines: list[type] = []
+    action_conditions: dict[str, Callable[[Member], bool]] = {}
     fieldsets_change = [
         (None, {"fields": [
             "card", "customer_link", "program", "status_text", "enrolled_at",
@@ -453,7 +456,7 @@ class MemberAdmin(MerchantScopedAdmin):
         return [field for _title, opts in self.fieldsets_change for field in opts["fields"]]
 
     def get_inlines(self, request, obj):
-        return [RecentEntryInline] if obj is not None else []
+        return [RecentEntryInline, *self.extra_inlines] if obj is not None else []
 
     def save_model(self, request, obj, form, change):
         if change:  # nothing on the change page is editable
@@ -500,6 +503,7 @@ class MemberAdmin(MerchantScopedAdmin):
             "reactivate": member.status != Member.Status.ACTIVE,
             "deactivate": member.status != Member.Status.INACTIVE,
             "adjust_points": member.status == Member.Status.ACTIVE,
+            **{name: shows(member) for name, shows in self.action_conditions.items()},
         }
         prefix = f"{self.opts.app_label}_{self.opts.model_name}_"
         return [a for a in actions if allowed.get(a.action_name.removeprefix(prefix), True)]
@@ -590,6 +594,44 @@ class MemberAdmin(MerchantScopedAdmin):
     def deactivate(self, request: HttpRequest, object_id: str) -> HttpResponse:
         return self._status_change(request, object_id, Member.Status.INACTIVE,
                                    gettext("Deactivate member"))
+
+
+def member_admin_extend(
+    *,
+    methods: dict[str, Callable[..., Any]] | None = None,
+    fieldsets: list[tuple[Any, dict[str, Any]]] = (),
+    actions_detail: list[str] = (),
+    action_conditions: dict[str, Callable[[Member], bool]] | None = None,
+    list_display: list[str] = (),
+    list_filter: list[Any] = (),
+    inlines: list[type] = (),
+) -> None:
+    """Let another app add to the member pages from its own admin module (``members`` imports
+    no consumer): ``methods`` (display fields, unfold actions, ``has_<x>_permission``) become
+    methods of ``MemberAdmin``; fieldsets of the change page (their fields are read-only
+    displays), detail actions (and when each shows, given the member), list columns and
+    filters, inlines. Idempotent per name.
+    """
+    for name, method in (methods or {}).items():
+        setattr(MemberAdmin, name, method)
+    known = {title for title, _options in MemberAdmin.fieldsets_change}
+    MemberAdmin.fieldsets_change = [
+        *MemberAdmin.fieldsets_change, *(f for f in fieldsets if f[0] not in known)
+    ]
+    MemberAdmin.actions_detail = [
+        *MemberAdmin.actions_detail, *(a for a in actions_detail
+                                       if a not in MemberAdmin.actions_detail)
+    ]
+    MemberAdmin.action_conditions = {**MemberAdmin.action_conditions, **(action_conditions or {})}
+    MemberAdmin.list_display = [
+        *MemberAdmin.list_display, *(c for c in list_display if c not in MemberAdmin.list_display)
+    ]
+    MemberAdmin.list_filter = [
+        *MemberAdmin.list_filter, *(f for f in list_filter if f not in MemberAdmin.list_filter)
+    ]
+    MemberAdmin.extra_inlines = [
+        *MemberAdmin.extra_inlines, *(i for i in inlines if i not in MemberAdmin.extra_inlines)
+    ]
 
 
 # -- API keys ------------------------------------------------------------------------------

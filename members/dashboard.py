@@ -8,6 +8,7 @@ shaped for ``templates/admin/index.html``: ``kpis`` (cards), ``program_table`` a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -27,6 +28,18 @@ from .models import Member, Program
 
 RECENT_DAYS = 30
 RECENT_ENTRIES = 10
+
+# Tables other apps add to the dashboard (``members`` imports no consumer): each function takes
+# the request and answers ``{"title": ..., "table": {"headers": [...], "rows": [...]}}`` or
+# ``None``, in the request's tenant scope.
+DASHBOARD_TABLES: list[tuple[Callable[[Any], dict[str, Any] | None], int]] = []
+
+
+def dashboard_table_register(table: Callable[[Any], dict[str, Any] | None], *,
+                             order: int = 50) -> None:
+    """Show ``table(request)`` on the dashboard (idempotent per function)."""
+    if all(fn is not table for fn, _order in DASHBOARD_TABLES):
+        DASHBOARD_TABLES.append((table, order))
 
 
 def _n(value: int | Decimal) -> str:
@@ -89,9 +102,14 @@ def dashboard_callback(request, context):
     recent = Entry.objects.select_related("member__customer", "program").order_by("-id")[
         :RECENT_ENTRIES
     ]
+    extra_tables = [
+        table for fn, _order in sorted(DASHBOARD_TABLES, key=lambda t: t[1])
+        if (table := fn(request)) is not None
+    ]
     context.update(
         {
             "title": _("Dashboard"),
+            "extra_tables": extra_tables,
             "figures": figures,
             "kpis": [
                 {

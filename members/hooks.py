@@ -30,3 +30,24 @@ def register_member_enrolled(hook: MemberEnrolled) -> None:
 def member_enrolled(member: Member, context: Mapping[str, Any] | None = None) -> None:
     for hook in list(_member_enrolled):
         hook(member, context or {})
+
+
+# What a member representation shows of their standing beyond the member row: the tiers app
+# answers ``{"tier_progress": {...} | None, "streak_cycle": "week" | None}`` from its per-process
+# ladder cache (no query), so the API renders it on every earn without reading more rows.
+MemberStanding = Callable[["Member"], Mapping[str, Any]]
+_member_standing: list[MemberStanding] = []
+
+
+def register_member_standing(provider: MemberStanding) -> None:
+    """Let ``provider(member)`` add to what ``member_standing`` answers (idempotent)."""
+    if provider not in _member_standing:
+        _member_standing.append(provider)
+
+
+def member_standing(member: Member) -> dict[str, Any]:
+    """The standing providers' answers for ``member``, merged."""
+    standing: dict[str, Any] = {}
+    for provider in _member_standing:
+        standing.update(provider(member))
+    return standing

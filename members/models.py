@@ -239,6 +239,19 @@ class Member(models.Model):
         "tiers.Tier", null=True, blank=True, on_delete=models.SET_NULL, related_name="members"
     )
     streak = models.PositiveIntegerField(default=0)
+    # Cached standing kept by the ``tiers`` app (tiers/services), read on every render of a
+    # member: the qualifying figure of a rolling-window tier basis (points or money in the
+    # window), what a long pause held back from it, and the streak's state and dates (days in
+    # the program's time zone).
+    tier_value = models.DecimalField(max_digits=18, decimal_places=2, default=0, editable=False)
+    tier_offset = models.DecimalField(max_digits=18, decimal_places=2, default=0, editable=False)
+    streak_state = models.CharField(
+        max_length=8, default="active", editable=False,
+        choices=[("active", "Active"), ("paused", "Paused"), ("broken", "Broken")],
+    )
+    streak_cycle = models.DateField(null=True, blank=True, editable=False)
+    streak_due = models.DateField(null=True, blank=True, editable=False)
+    streak_paused_until = models.DateField(null=True, blank=True, editable=False)
     # The number of the member's latest domain event (``events.outbox``): their events carry
     # 1, 2, 3 ... in commit order.
     event_sequence = models.PositiveBigIntegerField(default=0, editable=False)
@@ -261,9 +274,16 @@ class Member(models.Model):
             models.CheckConstraint(
                 condition=Q(lifetime_points__gte=0), name="member_lifetime_points_gte_0"
             ),
+            models.CheckConstraint(
+                condition=Q(tier_offset__gte=0), name="member_tier_offset_gte_0"
+            ),
         ]
         indexes = [
             models.Index(fields=["program", "status"], name="member_program_status"),
+            models.Index(
+                fields=["program", "streak_due"], condition=Q(streak_state="active"),
+                name="member_streak_due",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -4,6 +4,8 @@ Orders, events, the preview and the console's "Try it" all evaluate through here
 cannot disagree. How an order earns:
 
 * **Base points**: the money paid (``amount``) times the program's ``earn_rate``.
+* **Tier benefit**: a member whose tier has an ``earn_multiplier`` above 1 earns the extra
+  (multiplier - 1) times the base points, once per order, as its own award line.
 * Each matching **rule** adds an award, computed from the exact figures and rounded once, with
   the program's rounding mode, on that award's total. A ``multiplier`` of N means "N times the
   base rate in total": the rule awards the extra (N-1) times base on what it applies to.
@@ -304,11 +306,21 @@ def evaluate_order(
     history: Mapping[int, History],
     tier_id: int | None,
     now: datetime,
+    tier_multiplier: Decimal = Decimal(1),
+    tier_name: str = "",
 ) -> Evaluation:
     evaluation = Evaluation()
     base = round_points(facts.amount * earn_rate, rounding)
     if base > 0:
         evaluation.awards.append(AwardLine(rule=None, points=base, kind="base", name="Base rate"))
+    if tier_multiplier > 1:
+        # The member's tier benefit, once per order, on the base rate only: "N times the
+        # base" like a multiplier rule, so tier_bonus rules and other rules stack beside it.
+        extra = round_points(facts.amount * earn_rate * (tier_multiplier - 1), rounding)
+        if extra > 0:
+            evaluation.awards.append(AwardLine(
+                rule=None, points=extra, kind="tier", name=f"{tier_name} tier x{tier_multiplier}",
+            ))
     order_rules = [r for r in rules if r.kind in ORDER_KINDS]
     return _apply_rules(
         evaluation, order_rules,

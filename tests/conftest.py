@@ -65,6 +65,16 @@ def openapi_schema() -> dict:
     return json.loads(OpenApiJsonRenderer().render(schema))
 
 
+@pytest.fixture(autouse=True)
+def _fresh_tier_caches():
+    """The tiers app caches ladders per process; ids repeat across tests, so start afresh."""
+    from tiers import ladder
+
+    ladder.clear()
+    yield
+    ladder.clear()
+
+
 @pytest.fixture
 def clock():
     """A frozen clock installed process-wide (services, API views and jobs all follow it)."""

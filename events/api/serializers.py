@@ -180,6 +180,11 @@ class ReferralDataOut(serializers.Serializer):
     order_id = serializers.CharField(allow_null=True, help_text="The converting order.")
 
 
+class TierRefDataOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
 _DATA_FIELDS: dict[str, Any] = {
     "entry": lambda: EntryDataOut(),
     "customer": lambda: CustomerDataOut(),
@@ -197,7 +202,10 @@ _DATA_FIELDS: dict[str, Any] = {
     "referral": lambda: ReferralDataOut(),
     "amount": lambda: serializers.CharField(help_text="Money in the currency's minor units."),
     "currency": lambda: serializers.CharField(),
-    "side": lambda: serializers.ChoiceField(choices=["referrer", "referee"], allow_null=True),
+    # The referrals app's ReferralReward.Side (events imports no consumer app).
+    "side": lambda: serializers.ChoiceField(
+        choices=[("referrer", "Referrer"), ("referee", "Referred friend")], allow_null=True
+    ),
     "kind": lambda: serializers.CharField(help_text="points, reward or none."),
     "voucher_code": lambda: serializers.CharField(allow_null=True),
     "pending": lambda: serializers.BooleanField(),
@@ -205,6 +213,16 @@ _DATA_FIELDS: dict[str, Any] = {
     "decided_by": lambda: serializers.CharField(),
     "points_reversed": lambda: serializers.IntegerField(),
     "points_shortfall": lambda: serializers.IntegerField(),
+    "from": lambda: TierRefDataOut(allow_null=True, help_text="The tier before."),
+    "to": lambda: TierRefDataOut(allow_null=True, help_text="The tier after."),
+    "actor": lambda: serializers.CharField(),
+    "note": lambda: serializers.CharField(),
+    "count": lambda: serializers.IntegerField(help_text="The streak's count (cycles)."),
+    "cycle": lambda: serializers.CharField(help_text="day, week or month."),
+    "cycle_start": lambda: serializers.DateField(),
+    "tier": lambda: serializers.CharField(allow_null=True, help_text="The tier's name."),
+    "entry_id": lambda: serializers.IntegerField(help_text="The ledger entry that paid it."),
+    "previous_count": lambda: serializers.IntegerField(),
 }
 
 

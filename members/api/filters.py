@@ -3,7 +3,7 @@ from __future__ import annotations
 import django_filters
 
 from loyaltysite.api import filters as strict
-from loyaltysite.ids import parse_id
+from loyaltysite.ids import is_ascii_digits, parse_id
 from members.models import Member, normalize_card_id
 
 
@@ -26,9 +26,9 @@ class MemberFilter(django_filters.FilterSet):
         return queryset.filter(card_id=normalize_card_id(value))
 
     def filter_tier(self, queryset, name, value):
-        tier_id = parse_id(value)
-        if tier_id is not None:
-            return queryset.filter(tier_id=tier_id)
+        if is_ascii_digits(value):
+            tier_id = parse_id(value)
+            return queryset.filter(tier_id=tier_id) if tier_id else queryset.none()
         if value.lower() in {"none", "null"}:
             return queryset.filter(tier__isnull=True)
         return queryset.filter(tier__name__iexact=value)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from zoneinfo import available_timezones
 
 from django.db import models
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from loyaltysite.api import fields
+from members.hooks import member_standing
 from members.models import Member, Program
 
 
@@ -20,20 +22,65 @@ CARD_ID_HELP = "The loyalty card number as printed on the card (`ZY1X-5CEZ-W6WK-
     "accepted anywhere with or without dashes, in any case."
 
 
+class TierProgressOut(serializers.Serializer):
+    """How far the member is from the next tier: points, or money for a spend basis."""
+
+    next_tier = TierRefOut(allow_null=True)
+    points_needed = serializers.IntegerField(allow_null=True)
+    amount_needed = serializers.CharField(allow_null=True)
+
+
+class StreakOut(serializers.Serializer):
+    count = serializers.IntegerField()
+    state = serializers.ChoiceField(choices=["active", "paused", "broken"])
+    cycle = serializers.ChoiceField(choices=["day", "week", "month"], allow_null=True)
+    next_due = serializers.DateField(allow_null=True)
+    paused_until = serializers.DateField(allow_null=True)
+
+
+@extend_schema_field(TierProgressOut(allow_null=True))
+class _TierProgressField(serializers.Field):
+    def __init__(self) -> None:
+        super().__init__(source="*", read_only=True)
+
+    def to_representation(self, member: Member):
+        return member_standing(member).get("tier_progress")
+
+
+@extend_schema_field(StreakOut)
+class _StreakField(serializers.Field):
+    def __init__(self) -> None:
+        super().__init__(source="*", read_only=True)
+
+    def to_representation(self, member: Member):
+        return {
+            "count": member.streak,
+            "state": member.streak_state,
+            "cycle": member_standing(member).get("streak_cycle"),
+            "next_due": member.streak_due.isoformat() if member.streak_due else None,
+            "paused_until": (
+                member.streak_paused_until.isoformat() if member.streak_paused_until else None
+            ),
+        }
+
+
 class MemberOut(serializers.ModelSerializer):
     card_id = serializers.CharField(source="card_id_display", help_text=CARD_ID_HELP)
     external_id = serializers.CharField(source="customer.external_id")
     email = serializers.CharField(source="customer.email")
     name = serializers.CharField(source="customer.name")
-    tier = TierRefOut(allow_null=True)
+    tier = serializers.CharField(source="tier.name", allow_null=True, default=None)
+    tier_id = serializers.IntegerField(allow_null=True)
+    tier_progress = _TierProgressField()
+    streak = _StreakField()
     program = serializers.IntegerField(source="program_id")
 
     class Meta:
         model = Member
         fields = [
             "id", "card_id", "external_id", "status", "balance", "pending_points",
-            "reserved_points", "lifetime_points", "tier", "streak", "program", "email", "name",
-            "enrolled_at", "last_activity_at",
+            "reserved_points", "lifetime_points", "tier", "tier_id", "tier_progress", "streak",
+            "program", "email", "name", "enrolled_at", "last_activity_at",
         ]
 
 

@@ -39,6 +39,22 @@ def portal_member_panel_register(template_name: str, *, order: int = 50) -> None
         PORTAL_MEMBER_PANELS.append((template_name, order))
 
 
+# Static stylesheets (paths for ``{% static %}``) the portal's pages link in their head, so
+# apps style their panels without inline styles.
+PORTAL_STYLESHEETS: list[str] = []
+
+
+def portal_stylesheet_register(path: str) -> None:
+    """Link ``static/<path>`` from every portal page (idempotent)."""
+    if path not in PORTAL_STYLESHEETS:
+        PORTAL_STYLESHEETS.append(path)
+
+
+@register.simple_tag
+def portal_stylesheets() -> list[str]:
+    return list(PORTAL_STYLESHEETS)
+
+
 @register.simple_tag
 def portal_member_panels() -> list[str]:
     return [name for name, _order in sorted(PORTAL_MEMBER_PANELS, key=lambda p: p[1])]

@@ -11,6 +11,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import F
 
+from ledger.hooks import apply_member_updates
 from ledger.locking import lock_member
 from ledger.models import Entry
 from ledger.services import MAX_POINTS, points_credit
@@ -89,6 +90,10 @@ def _active(member: Member, program: Program) -> Member:
     if member.status != Member.Status.ACTIVE:
         raise MemberInactive(f"Member {member.card_id_display} is {member.status}.", field="member")
     member.program = program
+    if member.tier_id is not None and getattr(member.tier, "pk", None) != member.tier_id:
+        # A row locked after waiting for another writer is read again, but PostgreSQL keeps
+        # the joined rows it read before the wait: the tier must follow the locked tier_id.
+        member.refresh_from_db(fields=["tier"])
     return member
 
 
@@ -211,4 +216,4 @@ def with_figures(member: Member, entry: Entry | None) -> Member:
         member.reserved_points += entry.reserved_delta
         member.lifetime_points += entry.balance_delta
         member.last_activity_at = entry.created_at
-    return member
+    return apply_member_updates(member, entry)

@@ -130,10 +130,13 @@ def _evaluate(program: Program, facts: engine.OrderFacts, member: Member | None,
         program=program, kinds=engine.ORDER_KINDS, at=facts.at,
         member_id=member.pk if member is not None else None,
     )
+    tier = member.tier if member is not None else None
     return engine.evaluate_order(
         earn_rate=program.earn_rate, rounding=program.rounding, rules=rules, facts=facts,
         history=selectors.history_of(rules),
         tier_id=member.tier_id if member is not None else None, now=now,
+        tier_multiplier=tier.earn_multiplier if tier is not None else Decimal(1),
+        tier_name=tier.name if tier is not None else "",
     )
 
 

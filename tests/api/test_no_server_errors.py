@@ -17,6 +17,7 @@ from members.services import api_key_create
 from referrals.models import Referral
 from rewards.models import Redemption, Reward, Voucher
 from rules.models import EarningRule, Order
+from tiers.models import Tier
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -53,6 +54,7 @@ def world(client):
         "webhook": endpoint.pk,  # made here: the demo's needs private networks allowed
         "delivery": Delivery.objects.filter(endpoint=endpoint).first().pk,
         "event": OutboxEvent.objects.filter(merchant=program.merchant).first().event_id,
+        "tier": Tier.objects.filter(program=program).first().pk,
     }
     schema = json.loads(client.get("/api/schema/?format=json").content)
     return key, ids, schema

@@ -46,4 +46,4 @@ def test_every_event_the_demo_writes_matches_the_documented_catalogue(openapi_sc
 
     assert mismatches == {}
     assert {"member.enrolled", "points.earned", "order.recorded", "reward.redeemed",
-            "referral.attributed"} <= types
+            "referral.attributed", "tier.changed", "streak.broken"} <= types

@@ -35,7 +35,8 @@ def last(member: Member, event_type: str) -> OutboxEvent:
 def figures(member: Member) -> dict:
     member = Member.objects.select_related("customer").get(pk=member.pk)
     return {
-        "id": member.pk, "card_id": member.card_id_display, "external_id": member.customer.external_id,
+        "id": member.pk, "card_id": member.card_id_display,
+        "external_id": member.customer.external_id,
         "status": member.status, "balance": member.balance,
         "pending_points": member.pending_points, "reserved_points": member.reserved_points,
         "lifetime_points": member.lifetime_points, "tier_id": member.tier_id,

@@ -28,7 +28,7 @@ from members.services import (
     staff_attach,
 )
 
-DEMO_APPS = ["rules", "tiers", "rewards", "referrals", "events"]
+DEMO_APPS = ["tiers", "rules", "rewards", "referrals", "events"]  # tiers first: orders lift members
 PASSWORD = "demo-pass-2026"
 LOGINS = [
     ("owner@demo.test", "Owner (merchant console, /admin/)"),
