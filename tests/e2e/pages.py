@@ -1,0 +1,50 @@
+"""What the browser tests do on a page: sign in, and the features still being built.
+
+``LANDED`` names the parts of issue 12 that the tests expect on main. Each one switches on the
+single assertion (or step) that waits for it; while it is False the test checks what main has.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .data import PASSWORD
+
+LANDED = {
+    # analytics: the dashboard draws its charts (Chart.js, canvas elements).
+    "charts": False,
+    # imports: the rule form shows the fields of its kind; "Try it" answers beside the form.
+    "rule_form": False,
+    # frontdoor: styled 403 page in the console.
+    "styled_errors": False,
+    # portal: redeeming asks for confirmation first.
+    "redeem_confirmation": False,
+}
+
+
+def console_sign_in(page: Any, username: str) -> None:
+    page.goto("/admin/login/?next=/admin/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.locator("form [type=submit]").first.click()
+    page.wait_for_url("**/admin/")
+
+
+def portal_sign_in(page: Any, username: str) -> None:
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+
+def charts_drawn(page: Any) -> int:
+    """How many canvases on the page hold a Chart.js chart (0 when Chart.js is not loaded)."""
+    return page.evaluate(
+        """() => {
+            const chart = window.Chart;
+            if (!chart || !chart.getChart) return 0;
+            return [...document.querySelectorAll('canvas')]
+                .filter((canvas) => chart.getChart(canvas)).length;
+        }"""
+    )
