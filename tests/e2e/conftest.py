@@ -22,14 +22,14 @@ from pathlib import Path
 
 import pytest
 
+from .pages import DESKTOP, PHONE
+
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 SCREENSHOTS = Path(os.environ.get("E2E_SCREENSHOTS", "test-results"))
-DESKTOP = {"width": 1366, "height": 768}
-PHONE = {"width": 390, "height": 844}
 TIMEOUT_MS = 10_000
 
 
@@ -128,9 +128,11 @@ def phone_page(page):
 
 
 @pytest.fixture
-def shop(transactional_db, live_server):
+def shop(transactional_db, live_server, settings):
     """A merchant with an Owner, a Manager, a program with a rule and a reward, and a customer
-    whose member has a few weeks of history (written through the services, as it happened)."""
+    whose member has a few weeks of history (written through the services, as it happened).
+    Passwords are hashed fast: every test signs in through the real form."""
     from .data import build_shop
 
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return build_shop()

@@ -10,6 +10,14 @@ from typing import Any
 
 from .data import PASSWORD
 
+try:
+    from playwright.sync_api import expect
+except ImportError:  # then conftest marks every browser test skipped, with the reason
+    expect = None
+
+DESKTOP = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}
+
 LANDED = {
     # analytics: the dashboard draws its charts (Chart.js, canvas elements).
     "charts": False,

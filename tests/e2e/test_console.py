@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import expect
 
 from ledger.models import Entry
 from members.models import Member
 from rules.models import EarningRule
 
 from .data import MANAGER, OWNER
-from .pages import LANDED, charts_drawn, console_sign_in
+from .pages import LANDED, charts_drawn, console_sign_in, expect
 
 pytestmark = pytest.mark.e2e
 
