@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from .pages import DESKTOP, PHONE
+from .pages import DESKTOP
 
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -118,13 +118,6 @@ def page(page, request) -> Iterator:
             print(f"e2e: no screenshot of {request.node.nodeid}: {error}")  # noqa: T201
         else:
             print(f"e2e: screenshot of the failure in {path}")  # noqa: T201
-
-
-@pytest.fixture
-def phone_page(page):
-    """The same page at a phone's size (390x844)."""
-    page.set_viewport_size(PHONE)
-    return page
 
 
 @pytest.fixture
