@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from .pages import DESKTOP
+from .pages import DESKTOP, LANDED
 
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -99,25 +99,61 @@ def browser_context_args(browser_context_args, live_server):
             "locale": "en-GB", "timezone_id": "UTC"}
 
 
+class BrowserProblems:
+    """What the browser complained of while a test ran: uncaught script errors, console errors
+    (a Content Security Policy violation is one) and failed loads, less what the test allowed
+    (an URL fragment, e.g. the page it expects to be refused)."""
+
+    def __init__(self, page) -> None:
+        self.seen: list[str] = []
+        self.allowed: list[str] = [] if LANDED["favicon"] else ["/favicon.ico"]
+        page.on("pageerror", lambda error: self.seen.append(f"script error: {error}"))
+        page.on("console", self._console)
+        page.on("requestfailed", lambda request: self.seen.append(
+            f"failed to load {request.url}: {request.failure}"))
+
+    def _console(self, message) -> None:
+        if message.type == "error":
+            self.seen.append(f"console error: {message.text} ({message.location.get('url')})")
+
+    def allow(self, fragment: str) -> None:
+        self.allowed.append(fragment)
+
+    def unexpected(self) -> list[str]:
+        return [seen for seen in self.seen if not any(a in seen for a in self.allowed)]
+
+
+@pytest.fixture
+def browser_problems(page) -> BrowserProblems:
+    return page.problems
+
+
 @pytest.fixture
 def page(page, request) -> Iterator:
-    """A desktop page (1366x768) on the live server; a screenshot is kept when the test fails."""
+    """A desktop page (1366x768) on the live server. A failing test leaves a screenshot; a
+    passing one fails at teardown if the browser reported a problem it did not allow."""
     page.set_default_timeout(TIMEOUT_MS)
+    page.problems = BrowserProblems(page)
     yield page
     failed = any(
         getattr(getattr(request.node, f"e2e_rep_{when}", None), "failed", False)
         for when in ("setup", "call")
     )
     if failed:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)[-150:]
-        path = SCREENSHOTS / f"{name}.png"
-        try:
-            page.screenshot(path=str(path), full_page=True)
-        except Exception as error:  # noqa: BLE001 - the test's own failure matters more
-            print(f"e2e: no screenshot of {request.node.nodeid}: {error}")  # noqa: T201
-        else:
-            print(f"e2e: screenshot of the failure in {path}")  # noqa: T201
+        _screenshot(page, request.node.nodeid)
+    elif problems := page.problems.unexpected():
+        pytest.fail("the browser reported:\n" + "\n".join(problems))
+
+
+def _screenshot(page, nodeid: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / (re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid)[-150:] + ".png")
+    try:
+        page.screenshot(path=str(path), full_page=True)
+    except Exception as error:  # noqa: BLE001 - the test's own failure matters more
+        print(f"e2e: no screenshot of {nodeid}: {error}")  # noqa: T201
+    else:
+        print(f"e2e: screenshot of the failure in {path}")  # noqa: T201
 
 
 @pytest.fixture

@@ -25,6 +25,8 @@ LANDED = {
     "rule_form": False,
     # frontdoor: styled 403 page in the console.
     "styled_errors": False,
+    # frontdoor: a favicon (until then the browser's request for it answers 404).
+    "favicon": False,
     # portal: redeeming asks for confirmation first.
     "redeem_confirmation": False,
 }

@@ -73,8 +73,9 @@ def test_an_owner_adjusts_a_members_points(page, shop):
     assert (entry.points, entry.reason) == (-25, "Broken cup, goodwill reversed")
 
 
-def test_a_manager_is_refused_a_program_change(page, shop):
+def test_a_manager_is_refused_a_program_change(page, shop, browser_problems):
     console_sign_in(page, MANAGER)
+    browser_problems.allow("/admin/members/program/add/")
 
     response = page.goto(f"/admin/members/program/{shop.program.pk}/change/")
     assert response.status == 200
