@@ -6,6 +6,7 @@ single assertion (or step) that waits for it; while it is False the test checks 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .data import PASSWORD
@@ -42,10 +43,20 @@ def console_sign_in(page: Any, username: str) -> None:
 
 def portal_sign_in(page: Any, username: str) -> None:
     page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
+
+
+def redeem(page: Any, reward: str) -> None:
+    """Press the reward's Redeem control in the catalogue (a button that redeems at once, or a
+    link to the confirmation page), and confirm when asked."""
+    name = re.compile(f"^Redeem {re.escape(reward)}$")
+    page.get_by_role("link", name=name).or_(page.get_by_role("button", name=name)).click()
+    if LANDED["redeem_confirmation"]:
+        expect(page.get_by_role("heading", name=f"Redeem {reward}?")).to_be_visible()
+        page.get_by_role("button", name=f"Yes, redeem {reward}").click()
 
 
 def charts_drawn(page: Any) -> int:
