@@ -26,6 +26,8 @@ LANDED = {
     "rule_form": False,
     # frontdoor: styled 403 page in the console.
     "styled_errors": False,
+    # frontdoor: staff who sign in at the portal's door land on the console.
+    "staff_land_on_console": False,
     # frontdoor: a favicon (until then the browser's request for it answers 404).
     "favicon": False,
     # portal: redeeming asks for confirmation first.

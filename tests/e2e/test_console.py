@@ -10,7 +10,7 @@ from ledger.models import Entry
 from members.models import Member
 from rules.models import EarningRule
 
-from .data import MANAGER, OWNER
+from .data import MANAGER, OWNER, PASSWORD
 from .pages import LANDED, charts_drawn, console_sign_in, expect
 
 pytestmark = pytest.mark.e2e
@@ -25,6 +25,20 @@ def test_an_owner_signs_in_and_reads_the_dashboard(page, shop):
     if LANDED["charts"]:
         expect(page.locator("canvas.analytics-chart[data-drawn=true]")).to_have_count(2)
         assert charts_drawn(page) == 2, "Chart.js drew no chart on a canvas"
+
+
+def test_staff_who_sign_in_at_the_portal_door_land_on_the_console(page, shop):
+    page.goto("/accounts/login/")
+    page.fill("input[name=username]", MANAGER)
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+    if LANDED["staff_land_on_console"]:
+        page.wait_for_url("**/admin/")
+        expect(page).to_have_title(re.compile("Dashboard"))
+    else:
+        page.wait_for_url(lambda url: url.endswith("/"))
+        expect(page.get_by_role("link", name="Open the merchant console")).to_be_visible()
 
 
 def test_an_owner_edits_an_earning_rule_and_tries_it(page, shop):
@@ -85,7 +99,7 @@ def test_a_manager_is_refused_a_program_change(page, shop, browser_problems):
 
     assert response.status == 403
     if LANDED["styled_errors"]:
-        expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("not allowed"))
+        expect(page.get_by_role("heading", name=re.compile("not allowed"))).to_be_visible()
         expect(page.locator("link[rel=stylesheet]").first).to_be_attached()
         page.get_by_role("link", name=re.compile("console", re.I)).first.click()
         expect(page).to_have_title(re.compile("Dashboard"))
