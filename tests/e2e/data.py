@@ -26,6 +26,7 @@ MANAGER = "manager@e2e.test"
 CUSTOMER = "customer@e2e.test"
 RULE = "Double points on orders of 50 or more"
 REWARD = "Free coffee"
+HELD = 30
 
 
 @dataclass
@@ -72,7 +73,7 @@ def build_shop() -> Shop:
 
 def _history(member: Member) -> None:
     """Six weekly purchases, a redemption and a goodwill adjustment; the last purchase is
-    still pending."""
+    still pending, and 30 points are on hold for a table booking."""
     clock = FrozenClock(system_clock.now() - timedelta(days=45))
     with use_clock(clock):
         for week, points in enumerate([120, 80, 95, 60, 140, 75]):
@@ -87,3 +88,6 @@ def _history(member: Member) -> None:
         ledger.points_adjust(member=member, points=50, actor="system:e2e",
                              reason="Goodwill: order arrived late")
     ledger.points_make_available(member=member)
+    ledger.points_reserve(member=member, points=HELD, actor="system:e2e",
+                          reference="e2e-booking", reason="Table booking",
+                          ttl=timedelta(days=2))

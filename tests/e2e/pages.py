@@ -30,6 +30,8 @@ LANDED = {
     "staff_land_on_console": False,
     # frontdoor: a favicon (until then the browser's request for it answers 404).
     "favicon": False,
+    # portal: one history row per redemption, pending earns dated, points on hold shown.
+    "history": False,
     # portal: redeeming asks for confirmation first.
     "redeem_confirmation": False,
 }
