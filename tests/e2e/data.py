@@ -72,7 +72,7 @@ def build_shop() -> Shop:
 
 
 def _history(member: Member) -> None:
-    """Six weekly purchases, a redemption and a goodwill adjustment; the last purchase is
+    """Six weekly purchases, a redemption and a goodwill adjustment; the last two purchases are
     still pending, and 30 points are on hold for a table booking."""
     clock = FrozenClock(system_clock.now() - timedelta(days=45))
     with use_clock(clock):
