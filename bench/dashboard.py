@@ -155,7 +155,8 @@ def seed(members: int, entries: int):
                              CASE WHEN kind IN ('earn') THEN 10 + i %% 90
                                   WHEN kind = 'adjust' AND i %% 2 = 0 THEN 25
                                   ELSE -(5 + i %% 45) END AS points
-                      FROM (SELECT i, i %% 20 AS k FROM generate_series(%(lo)s, %(hi)s) i) g
+                      FROM (SELECT i, i %% 20 AS k
+                            FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) i) g
                       CROSS JOIN LATERAL (SELECT """ + KINDS_SQL + """ AS kind) kk) s
             """, {**params, "lo": first, "hi": last})
         _step("orders (one per ten entries)", cursor, """
@@ -165,7 +166,7 @@ def seed(members: int, entries: int):
                 status, awards, actor, occurred_at, created_at)
             SELECT %(m)s, %(p)s, %(mid0)s + (i * 104729) %% %(n)s, 'o-' || i, 'EUR',
                    10 + i %% 190, 0, '[]', 0, 0, 0, 0, 'completed', '[]', 'bench', t, t
-            FROM generate_series(1, %(e)s / 10) i
+            FROM generate_series(1::bigint, %(e)s / 10) i
             CROSS JOIN LATERAL (SELECT %(from)s + (i::float * 10 / %(e)s)
                                        * (%(now)s - %(from)s) AS t) tt
         """, params)
@@ -174,7 +175,7 @@ def seed(members: int, entries: int):
                                      created_at)
             SELECT %(m)s, %(p)s, %(mid0)s + (i * 7919) %% %(n)s, %(r0)s + i %% %(nr)s,
                    10 + i %% 50, %(from)s + (i::float * 10 / %(e)s) * (%(now)s - %(from)s)
-            FROM generate_series(1, %(e)s / 10) i
+            FROM generate_series(1::bigint, %(e)s / 10) i
         """, params)
         _step("holds and reward redemptions (1 per 50)", cursor, """
             WITH h AS (
@@ -183,7 +184,7 @@ def seed(members: int, entries: int):
                                          settled_at)
                 SELECT %(m)s, %(p)s, %(mid0)s + (i * 7919) %% %(n)s, 100 * (1 + i %% %(nw)s),
                        'confirmed', 'h-' || i, '[]', t + interval '15 minutes', t, t
-                FROM generate_series(1, %(e)s / 50) i
+                FROM generate_series(1::bigint, %(e)s / 50) i
                 CROSS JOIN LATERAL (SELECT %(from)s + (i::float * 50 / %(e)s)
                                            * (%(now)s - %(from)s) AS t) tt
                 RETURNING id, member_id, points, created_at)
