@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "rewards",
     "referrals",
     "events",
+    "analytics",
     "django_tasks",
     "django_tasks_db",
 ]
