@@ -293,6 +293,43 @@ def test_unknown_external_ids_enrol_new_members_in_a_batch(api, program):
     assert sorted(Member.objects.values_list("balance", flat=True)) == [20, 20]
 
 
+def test_a_batched_order_costs_no_more_statements_than_a_single_one(
+    api, program, member, make_rule
+):
+    """Per chunk: three set-based reads (kept outcomes, expired keys' orders, the member
+    locks) and its transaction; per order what ``POST /orders/`` runs inside its transaction
+    (the key's claim and outcome, the member, the rules, the ledger, the order, its awards and
+    event, referrals), its savepoint standing in for BEGIN and COMMIT."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_rule("order", {"multiplier": "2"})
+    make_rule("category", {"categories": ["coffee"], "multiplier": "3"}, cooldown_hours=1)
+    batch(api, program, [order(member, "warm-up")])
+    orders = [order(member, f"Q-{i}") for i in range(10)]
+
+    with CaptureQueriesContext(connection) as queries:
+        data = batch(api, program, orders).json()
+
+    assert data["created"] == 10
+    per_order = 13 if connection.vendor == "postgresql" else 21
+    assert len(queries) <= 5 + per_order * 10, "\n".join(q["sql"][:100] for q in queries)
+
+
+def test_a_replayed_batch_answers_from_one_read_per_chunk(api, program, member):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    orders = [order(member, f"RR-{i}", "1.00") for i in range(50)]
+    batch(api, program, orders)
+
+    with CaptureQueriesContext(connection) as queries:
+        data = batch(api, program, orders).json()
+
+    assert data["replayed"] == 50
+    assert len(queries) <= 3, "\n".join(q["sql"][:100] for q in queries)
+
+
 def test_a_batch_of_many_orders_spans_chunks_and_keeps_their_order(api, program, member):
     orders = [order(member, f"M-{i}", "1.00") for i in range(230)]
 
