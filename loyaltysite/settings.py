@@ -20,6 +20,7 @@ env = environ.Env(
     LOYALTY_IDEMPOTENCY_TTL_HOURS=(int, 48),
     SECURE_SSL_REDIRECT=(bool, False),
     API_RATE_LIMIT=(int, 1200),
+    API_CACHE_SECONDS=(int, 30),
     DB_POOL=(bool, True),
     DB_POOL_MIN_SIZE=(int, 2),
     DB_POOL_MAX_SIZE=(int, 20),
@@ -219,6 +220,8 @@ SPECTACULAR_SETTINGS = {
 
 API_KEY_CUSTOM_HEADER = None  # `Authorization: Api-Key <key>`
 API_RATE_LIMIT = env("API_RATE_LIMIT")  # requests per minute per API key (a key may override)
+# How long a process keeps API keys and programs it read (loyaltysite/api/cache.py); 0: off.
+API_CACHE_SECONDS = env("API_CACHE_SECONDS")
 
 UNFOLD = {
     "SITE_TITLE": "Loyalty console",

@@ -21,6 +21,7 @@ from django.db.models import Q
 from django_scopes import ScopedManager
 from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
 
+from loyaltysite.api.cache import invalidate
 from loyaltysite.formatting import card_id_display
 
 CARD_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
@@ -48,6 +49,24 @@ def normalize_card_id(value: str) -> str:
     return cleaned.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
 
 
+class InvalidatingQuerySet(models.QuerySet):
+    """Bulk updates and deletes drop the API's cached keys and programs (``save()`` and
+    ``delete()`` of one row do it through signals, ``members/apps.py``)."""
+
+    def update(self, **kwargs):
+        count = super().update(**kwargs)
+        invalidate()
+        return count
+
+    def delete(self):
+        result = super().delete()
+        invalidate()
+        return result
+
+
+InvalidatingManager = models.Manager.from_queryset(InvalidatingQuerySet)
+
+
 class Merchant(models.Model):
     """The tenant."""
 
@@ -55,6 +74,8 @@ class Merchant(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = InvalidatingManager()
 
     class Meta:
         ordering = ["name"]
@@ -143,7 +164,7 @@ class Program(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = ScopedManager(merchant="merchant")
+    objects = ScopedManager(merchant="merchant", _manager_class=InvalidatingManager)
 
     class Meta:
         ordering = ["id"]
@@ -308,7 +329,10 @@ class MerchantAPIKey(AbstractAPIKey):
         help_text="Requests per minute this key may make; empty: the platform's default.",
     )
 
-    objects = ScopedManager(merchant="merchant", _manager_class=APIKeyManager)
+    objects = ScopedManager(
+        merchant="merchant",
+        _manager_class=APIKeyManager.from_queryset(InvalidatingQuerySet),
+    )
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "API key"
