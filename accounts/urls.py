@@ -8,6 +8,7 @@ app_name = "accounts"
 
 urlpatterns = [
     path("favicon.ico", views.favicon, name="favicon"),
+    path("accounts/landing/", views.landing, name="landing"),
     path("admin/two-factor/", admin.site.admin_view(views.two_factor), name="two_factor"),
     path("accounts/password/reset/", views.PortalPasswordResetView.as_view(),
          name="password_reset"),

@@ -30,6 +30,12 @@ def is_staff_user(user) -> bool:
     return bool(getattr(user, "is_authenticated", False) and (user.is_staff or user.is_superuser))
 
 
+def landing(request: HttpRequest) -> HttpResponse:
+    """``LOGIN_REDIRECT_URL``: where a sign-in without ``next`` lands, the console for staff
+    and the portal for customers."""
+    return redirect("admin:index" if is_staff_user(request.user) else "portal:home")
+
+
 class PortalLoginView(auth_views.LoginView):
     """The portal's sign-in. Customers land on the portal, staff on the console (unless a
     ``next`` says otherwise)."""

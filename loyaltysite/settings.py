@@ -185,9 +185,9 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 LOGIN_URL = "portal:login"
-# Customers land on the portal; staff who sign in there land on the console
-# (``accounts.views.PortalLoginView``).
-LOGIN_REDIRECT_URL = "portal:home"
+# A sign-in without ``next`` lands customers on the portal, staff on the console (on either
+# door: ``accounts.views.landing``).
+LOGIN_REDIRECT_URL = "accounts:landing"
 LOGOUT_REDIRECT_URL = "portal:login"
 
 # Bodies above this are refused with 413 before any parsing.

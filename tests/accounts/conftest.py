@@ -19,6 +19,12 @@ def confirmed_device(user) -> TOTPDevice:
     return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
 
 
+def lands_on(client, response) -> str:
+    """The path a redirect ends on, following every hop."""
+    followed = client.get(response["Location"], follow=True)
+    return followed.redirect_chain[-1][0] if followed.redirect_chain else response["Location"]
+
+
 @pytest.fixture
 def anonymous():
     return Client()
