@@ -60,22 +60,17 @@ def test_a_manager_who_opens_an_owner_only_page_gets_the_styled_403(manager_clie
     assert "Loyalty console" in page  # in the console's frame, with its navigation
 
 
-def test_a_missing_console_page_is_the_styled_404_in_the_console(owner_client):
-    response = owner_client.get("/admin/members/member/999999/change/")
+@pytest.mark.parametrize(("who", "url", "frame"), [
+    ("owner_client", "/admin/members/member/999999/change/", "Loyalty console"),
+    ("customer_client", "/no-such-page/", "portal/portal.css"),
+])
+def test_a_missing_page_is_the_styled_404_in_its_surfaces_frame(request, who, url, frame):
+    response = request.getfixturevalue(who).get(url)
 
     assert response.status_code == 404
     page = response.content.decode()
     assert "This page does not exist" in page
-    assert "Loyalty console" in page
-
-
-def test_a_missing_portal_page_is_the_styled_404_in_the_portal(customer_client):
-    response = customer_client.get("/no-such-page/")
-
-    assert response.status_code == 404
-    page = response.content.decode()
-    assert "This page does not exist" in page
-    assert "portal/portal.css" in page
+    assert frame in page
 
 
 def test_the_500_page_renders_without_a_request_or_the_database():
