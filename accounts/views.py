@@ -44,9 +44,7 @@ class PortalLoginView(auth_views.LoginView):
     template_name = "registration/login.html"
 
     def get_default_redirect_url(self) -> str:
-        if is_staff_user(self.request.user):
-            return reverse("admin:index")
-        return super().get_default_redirect_url()
+        return reverse("admin:index" if is_staff_user(self.request.user) else "portal:home")
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs),

@@ -172,3 +172,13 @@ def test_a_manager_cannot_change_the_requirement(manager_client):
     response = manager_client.get(reverse("admin:accounts_signinpolicy_add"))
 
     assert response.status_code == 403
+
+
+def test_the_portal_asks_for_a_code_only_once_a_user_with_a_device_needs_it(anonymous,
+                                                                            owner_user):
+    assert 'name="otp_token"' not in anonymous.get(reverse("portal:login")).content.decode()
+    confirmed_device(owner_user)
+
+    response = _sign_in(anonymous, "portal", owner_user)
+
+    assert 'name="otp_token"' in response.content.decode()
