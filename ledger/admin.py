@@ -12,8 +12,10 @@ from django.utils.translation import gettext_lazy as _
 from unfold.decorators import display
 
 from members.admin import MerchantScopedAdmin
+from members.resources import ConsoleExportMixin
 
 from .models import Entry, Hold
+from .resources import EntryExportResource
 
 
 def card_html(member) -> str:
@@ -34,7 +36,8 @@ class ReadOnlyAdmin(MerchantScopedAdmin):
 
 
 @admin.register(Entry)
-class EntryAdmin(ReadOnlyAdmin):
+class EntryAdmin(ConsoleExportMixin, ReadOnlyAdmin):
+    export_resource = EntryExportResource
     list_display = [
         "created_at", "card", "program", "kind", "signed_points", "balance_after", "reason",
         "reference", "actor",

@@ -635,3 +635,163 @@ def points_expiry_warn(*, member: Member, clock: Clock = system_clock) -> int:
              })
         sent += 1
     return sent
+
+
+@dataclass(frozen=True)
+class Opening:
+    """One member's opening balance in a bulk posting: ``key`` is its natural idempotency key
+    (unique in the program, e.g. ``import-opening:<external id>``), ``reference`` the entry's."""
+
+    member_id: int
+    points: int
+    key: str
+    reference: str = ""
+
+
+_CLAIM_MANY_SQL = (
+    "INSERT INTO {table} (merchant_id, program_id, key, fingerprint, status_code,"
+    " response_body, created_at) VALUES {values}"
+    " ON CONFLICT (merchant_id, key) DO NOTHING RETURNING key"
+)
+_BULK_CHUNK = 5000
+
+
+def _claim_openings(
+    *, program: Program, openings: list[Opening], now: datetime
+) -> set[str]:
+    """Claim every opening's key (``ledger.idempotency``'s key rows, ``'<program>:<key>'``)
+    in set-based statements; returns the keys claimed here (the others were posted before,
+    or by a concurrent import that now holds them). Each key's outcome is stored with it."""
+    from django.db import connection
+
+    from .idempotency import fingerprint
+    from .models import IdempotencyKey
+
+    table = connection.ops.quote_name(IdempotencyKey._meta.db_table)
+    body_field = IdempotencyKey._meta.get_field("response_body")
+    claimed: set[str] = set()
+    with connection.cursor() as cursor:
+        for start in range(0, len(openings), _BULK_CHUNK):
+            chunk = openings[start:start + _BULK_CHUNK]
+            params: list[Any] = []
+            for o in chunk:
+                params += [
+                    program.merchant_id, program.pk, f"{program.pk}:{o.key}",
+                    fingerprint("opening", o.member_id, o.points), 201,
+                    body_field.get_db_prep_save({"opening_points": o.points}, connection), now,
+                ]
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
+            cursor.execute(_CLAIM_MANY_SQL.format(table=table, values=values), params)
+            claimed.update(row[0] for row in cursor.fetchall())
+    prefix = f"{program.pk}:"
+    return {key.removeprefix(prefix) for key in claimed}
+
+
+def _add_to_balances(deltas: list[tuple[int, int]]) -> None:
+    """``balance`` and ``lifetime_points`` of each ``(member id, points)`` go up by points."""
+    from django.db import connection
+
+    table = connection.ops.quote_name(Member._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            for start in range(0, len(deltas), 50_000):
+                chunk = deltas[start:start + 50_000]
+                cursor.execute(
+                    f"UPDATE {table} m SET balance = m.balance + v.p,"
+                    " lifetime_points = m.lifetime_points + v.p"
+                    " FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, p) WHERE m.id = v.id",
+                    [[d[0] for d in chunk], [d[1] for d in chunk]],
+                )
+        else:
+            cursor.executemany(
+                f"UPDATE {table} SET balance = balance + %s,"
+                " lifetime_points = lifetime_points + %s WHERE id = %s",
+                [(p, p, member_id) for member_id, p in deltas],
+            )
+
+
+def points_open_bulk(
+    *,
+    program: Program,
+    openings: list[Opening],
+    actor: Actor | str,
+    reason: str = "Opening balance (import)",
+    clock: Clock = system_clock,
+) -> dict[int, Entry]:
+    """Post many members' opening balances (an import), set-based, in one transaction.
+
+    Each opening is one ``adjust`` entry with ``reason`` and one spendable lot (the program's
+    expiry applies from now), exactly what ``points_adjust`` writes for a positive correction,
+    and each is applied at most once: its natural key is claimed in ``ledger.idempotency``'s
+    table first, and an opening whose key is taken already writes nothing. The members are
+    locked in primary-key order; an opening for a member who is not active, or of another
+    program, is refused (``ValidationFailed``) and nothing is written. Entries, lots and the
+    figures are written by a few statements per 5,000 members instead of several per member;
+    the entries' ``points.adjusted`` events go to the outbox the same way (``emit_many``), and
+    the after-post hooks hear each entry as they would one by one.
+
+    Returns the posted entries by member id (members whose key was taken are absent).
+    """
+    from events.outbox import emit_many
+
+    from .locking import lock_members
+
+    if not openings:
+        return {}
+    for opening in openings:
+        _check_points(opening.points)
+    if len({o.member_id for o in openings}) != len(openings):
+        raise ValidationFailed("One opening balance per member.", field="member")
+    now = clock.now()
+    label = _actor(actor)[:128]
+    with transaction.atomic():
+        claimed = _claim_openings(program=program, openings=openings, now=now)
+        todo = [o for o in openings if o.key in claimed]
+        if not todo:
+            return {}
+        members: dict[int, Member] = {}
+        ids = sorted(o.member_id for o in todo)
+        for start in range(0, len(ids), _BULK_CHUNK):
+            members.update(lock_members(ids[start:start + _BULK_CHUNK]))
+        for o in todo:
+            member = members.get(o.member_id)
+            if member is None or member.program_id != program.pk:
+                raise ValidationFailed(f"Member {o.member_id} is not in {program}.",
+                                       field="member")
+            _require_active(member)
+        entries = Entry._base_manager.bulk_create([
+            Entry(
+                merchant_id=program.merchant_id, program_id=program.pk, member_id=o.member_id,
+                kind=Entry.Kind.ADJUST, points=o.points, balance_delta=o.points,
+                balance_after=members[o.member_id].balance + o.points,
+                reference=o.reference[:128], actor=label, reason=reason[:255],
+                metadata={"opening_balance": True}, created_at=now,
+            )
+            for o in todo
+        ], batch_size=_BULK_CHUNK)
+        expires_at = expiry_for(program, now)
+        Lot._base_manager.bulk_create([
+            Lot(merchant_id=program.merchant_id, member_id=e.member_id, entry_id=e.pk,
+                points=e.points, remaining=e.points, pending=False, available_at=now,
+                expires_at=expires_at, created_at=now)
+            for e in entries
+        ], batch_size=_BULK_CHUNK)
+        _add_to_balances([(e.member_id, e.points) for e in entries])
+        if events.event_type_for(Entry.Kind.ADJUST):
+            emit_many(
+                events.event_type_for(Entry.Kind.ADJUST), merchant_id=program.merchant_id,
+                program_id=program.pk,
+                members=[(e.member_id, {"entry": events.entry_payload(e)}) for e in entries],
+                clock=clock,
+            )
+        if hooks.active():
+            for e in entries:
+                member = members[e.member_id]
+                hooks.after_post(hooks.Posted(
+                    entry=e, member_id=member.pk, merchant_id=member.merchant_id,
+                    program_id=member.program_id, balance=member.balance + e.points,
+                    pending_points=member.pending_points,
+                    reserved_points=member.reserved_points,
+                    lifetime_points=member.lifetime_points + e.points, lifetime_delta=e.points,
+                ))
+        return {e.member_id: e for e in entries}

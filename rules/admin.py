@@ -15,11 +15,13 @@ from ledger.admin import ReadOnlyAdmin, card_html
 from loyaltysite.formatting import money_display
 from members.admin import MerchantScopedAdmin, _adopt
 from members.models import Program
+from members.resources import ConsoleExportMixin
 
 from . import selectors
 from .config import describe
 from .forms import EarningRuleForm
 from .models import EarningRule, Event, Order, Refund
+from .resources import OrderExportResource
 from .services import rule_create, rule_delete, rule_update
 from .services.rules import RULE_FIELDS
 
@@ -131,7 +133,8 @@ class RefundInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdmin):
+class OrderAdmin(ConsoleExportMixin, ReadOnlyAdmin):
+    export_resource = OrderExportResource
     list_display = [
         "order_id", "card", "program", "paid", "points_earned", "points_reversed",
         "status", "created_at",

@@ -1,0 +1,138 @@
+"""Bulk write paths for imports (SPEC 13: CSV import of customers and members).
+
+A merchant moving from another platform brings tens of thousands of customers at once, so
+these are set-based: the merchant's existing customers and members are read in one query per
+5,000 external ids, the missing ones are inserted with ``bulk_create``, and the
+``member.enrolled`` events go to the outbox in one batch (``events.outbox.emit_many``). The
+enrolment hooks (``members.hooks``) hear each new member as ``member_enrol`` would tell them,
+in the same transaction. An imported member gets no welcome award: they joined the program
+on the platform they come from. Points come separately, through the ledger
+(``ledger.services.points_open_bulk``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from django.db import transaction
+
+from events.outbox import emit_many
+from loyaltysite.clock import Clock, system_clock
+
+from . import hooks
+from .models import Customer, Member, Program, new_card_id
+
+CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class CustomerRow:
+    external_id: str
+    email: str = ""
+    name: str = ""
+    birthday: date | None = None
+
+
+def _chunks(values: list, size: int = CHUNK) -> Iterable[list]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def customers_by_external_id(*, merchant_id: int, external_ids: Iterable[str]) -> dict[str, int]:
+    """The merchant's customers among ``external_ids``: ``{external_id: customer id}``."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(sorted(set(external_ids))):
+        found.update(
+            Customer._base_manager.filter(merchant_id=merchant_id, external_id__in=chunk)
+            .values_list("external_id", "id")
+        )
+    return found
+
+
+def members_by_customer(*, program: Program, customer_ids: Iterable[int]) -> dict[int, int]:
+    """The program's members among ``customer_ids``: ``{customer id: member id}``."""
+    found: dict[int, int] = {}
+    for chunk in _chunks(sorted(set(customer_ids))):
+        found.update(
+            Member._base_manager.filter(program_id=program.pk, customer_id__in=chunk)
+            .values_list("customer_id", "id")
+        )
+    return found
+
+
+@transaction.atomic
+def customers_import(*, merchant_id: int, rows: list[CustomerRow]) -> dict[str, int]:
+    """Create the customers of ``rows`` the merchant does not know yet (by external id) and
+    fill blank fields of those it knows, as ``customer_get_or_create`` does one by one.
+    Returns every row's customer id by external id."""
+    existing = customers_by_external_id(
+        merchant_id=merchant_id, external_ids=[r.external_id for r in rows]
+    )
+    known = [r for r in rows if r.external_id in existing]
+    if known:
+        _fill_blanks(merchant_id, known, existing)
+    new = [r for r in rows if r.external_id not in existing]
+    created = Customer._base_manager.bulk_create([
+        Customer(merchant_id=merchant_id, external_id=r.external_id, email=r.email,
+                 name=r.name, birthday=r.birthday)
+        for r in new
+    ], batch_size=CHUNK)
+    existing.update((c.external_id, c.pk) for c in created)
+    return existing
+
+
+def _fill_blanks(merchant_id: int, rows: list[CustomerRow], ids: dict[str, int]) -> None:
+    by_id = {ids[r.external_id]: r for r in rows}
+    changed = []
+    for chunk in _chunks(sorted(by_id)):
+        for customer in Customer._base_manager.filter(merchant_id=merchant_id, pk__in=chunk):
+            row = by_id[customer.pk]
+            touched = False
+            for field in ("email", "name", "birthday"):
+                value = getattr(row, field)
+                if value and not getattr(customer, field):
+                    setattr(customer, field, value)
+                    touched = True
+            if touched:
+                changed.append(customer)
+    if changed:
+        Customer._base_manager.bulk_update(changed, ["email", "name", "birthday"],
+                                           batch_size=CHUNK)
+
+
+@transaction.atomic
+def members_import(
+    *, program: Program, rows: list[CustomerRow], clock: Clock = system_clock
+) -> dict[str, int]:
+    """Enrol the customers of ``rows`` in ``program`` (creating the customers the merchant
+    does not know), set-based; customers enrolled already keep their membership. Returns
+    every row's member id by external id."""
+    customer_ids = customers_import(merchant_id=program.merchant_id, rows=rows)
+    enrolled = members_by_customer(program=program, customer_ids=customer_ids.values())
+    now = clock.now()
+    new = Member._base_manager.bulk_create([
+        Member(merchant_id=program.merchant_id, program_id=program.pk, customer_id=customer_id,
+               card_id=new_card_id(), enrolled_at=now)
+        for customer_id in sorted(set(customer_ids.values()) - set(enrolled))
+    ], batch_size=CHUNK)
+    if new:
+        by_customer = {
+            customer_id: r for r in rows
+            if (customer_id := customer_ids[r.external_id]) is not None
+        }
+        emit_many("member.enrolled", merchant_id=program.merchant_id, program_id=program.pk,
+                  clock=clock, members=[
+                      (m.pk, {"customer": {
+                          "external_id": by_customer[m.customer_id].external_id,
+                          "email": by_customer[m.customer_id].email,
+                          "name": by_customer[m.customer_id].name,
+                      }})
+                      for m in new
+                  ])
+        for member in new:
+            member.program = program
+            hooks.member_enrolled(member, {})
+    enrolled.update((m.customer_id, m.pk) for m in new)
+    return {external_id: enrolled[cid] for external_id, cid in customer_ids.items()}
