@@ -284,4 +284,81 @@ def emit_many(
     return events
 
 
-__all__ = ["emit", "emit_many", "member_figures"]
+def _emit_bulk_sql() -> str:
+    events = _table(OutboxEvent)
+    return f"""WITH v AS (
+    SELECT * FROM unnest(%(members)s::bigint[], %(data)s::jsonb[], %(event_ids)s::text[])
+        AS v(member_id, data, event_id)
+), s AS (
+    UPDATE {_table(Member)} m SET event_sequence = m.event_sequence + 1
+    FROM {_table(Customer)} c, v
+    WHERE m.id = v.member_id AND c.id = m.customer_id
+    RETURNING m.id, m.event_sequence AS sequence, {member_figures_sql("m", "c")} AS figures
+), ev AS (
+    INSERT INTO {events} (merchant_id, program_id, member_id, event_id, type, sequence, data,
+                          created_at)
+    SELECT %(merchant)s, %(program)s, s.id, v.event_id, %(type)s, s.sequence,
+           v.data || jsonb_build_object('member', s.figures), %(now)s
+    FROM s JOIN v ON v.member_id = s.id ORDER BY s.id
+    RETURNING id
+), dl AS (
+    INSERT INTO {_table(Delivery)} (merchant_id, endpoint_id, event_id, status, attempts,
+                                    attempts_before_resend, next_attempt_at, created_at)
+    SELECT %(merchant)s, w.id, ev.id, 'pending', 0, 0, %(now)s, %(now)s
+    FROM ev CROSS JOIN unnest(%(endpoints)s::bigint[]) AS w(id)
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM ev), ARRAY(SELECT id FROM dl)"""
+
+
+def emit_bulk(
+    type: str,
+    *,
+    merchant_id: int,
+    program_id: int | None,
+    members: Iterable[tuple[int, dict[str, Any]]],
+    clock: Clock = system_clock,
+) -> int:
+    """``emit_many`` for an import's tens of thousands of members: the same events (numbered,
+    with the members' figures, fanned out to the endpoints that want the type), and on
+    PostgreSQL one statement per 20,000 of them built from arrays, with no model instance in
+    between. Returns how many events were written."""
+    if connection.vendor != "postgresql":
+        return len(emit_many(type, merchant_id=merchant_id, program_id=program_id,
+                             members=members, clock=clock))
+    if not connection.in_atomic_block:
+        raise RuntimeError(
+            f"emit_bulk({type!r}) must run inside the transaction of the change it reports"
+        )
+    batch = list(members)
+    if len({member_id for member_id, _ in batch}) != len(batch):
+        raise ValueError("emit_bulk takes one event per member")
+    endpoints = [
+        endpoint_id for endpoint_id, types in WebhookEndpoint._base_manager.filter(
+            merchant_id=merchant_id, is_active=True
+        ).values_list("id", "event_types")
+        if wants(types, type)
+    ]
+    now = clock.now()
+    written = 0
+    delivery_ids: list[int] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(batch), 20_000):
+            chunk = batch[start:start + 20_000]
+            cursor.execute(_emit_bulk_sql(), {
+                "members": [member_id for member_id, _ in chunk],
+                "data": [_json(data) for _, data in chunk],
+                "event_ids": [new_event_id() for _ in chunk],
+                "merchant": merchant_id, "program": program_id, "type": type, "now": now,
+                "endpoints": endpoints,
+            })
+            count, deliveries = cursor.fetchone()
+            if count != len(chunk):
+                raise LookupError("some members of the batch do not exist")
+            written += count
+            delivery_ids += deliveries or []
+    emitted(delivery_ids)
+    return written
+
+
+__all__ = ["emit", "emit_bulk", "emit_many", "member_figures"]

@@ -2,8 +2,8 @@
 
 A merchant moving from another platform brings tens of thousands of customers at once, so
 these are set-based: the merchant's existing customers and members are read in one query per
-5,000 external ids, the missing ones are inserted with ``bulk_create``, and the
-``member.enrolled`` events go to the outbox in one batch (``events.outbox.emit_many``). The
+5,000 external ids, the missing ones are inserted from arrays (``loyaltysite.bulk``), and the
+``member.enrolled`` events go to the outbox in one batch (``events.outbox.emit_bulk``). The
 enrolment hooks (``members.hooks``) hear each new member as ``member_enrol`` would tell them,
 in the same transaction. An imported member gets no welcome award: they joined the program
 on the platform they come from. Points come separately, through the ledger
@@ -18,7 +18,8 @@ from datetime import date
 
 from django.db import transaction
 
-from events.outbox import emit_many
+from events.outbox import emit_bulk
+from loyaltysite.bulk import insert_rows
 from loyaltysite.clock import Clock, system_clock
 
 from . import hooks
@@ -63,7 +64,9 @@ def members_by_customer(*, program: Program, customer_ids: Iterable[int]) -> dic
 
 
 @transaction.atomic
-def customers_import(*, merchant_id: int, rows: list[CustomerRow]) -> dict[str, int]:
+def customers_import(
+    *, merchant_id: int, rows: list[CustomerRow], clock: Clock = system_clock
+) -> dict[str, int]:
     """Create the customers of ``rows`` the merchant does not know yet (by external id) and
     fill blank fields of those it knows, as ``customer_get_or_create`` does one by one.
     Returns every row's customer id by external id."""
@@ -74,12 +77,12 @@ def customers_import(*, merchant_id: int, rows: list[CustomerRow]) -> dict[str, 
     if known:
         _fill_blanks(merchant_id, known, existing)
     new = [r for r in rows if r.external_id not in existing]
-    created = Customer._base_manager.bulk_create([
-        Customer(merchant_id=merchant_id, external_id=r.external_id, email=r.email,
-                 name=r.name, birthday=r.birthday)
-        for r in new
-    ], batch_size=CHUNK)
-    existing.update((c.external_id, c.pk) for c in created)
+    now = clock.now()
+    created = insert_rows(Customer, {
+        "external_id": [r.external_id for r in new], "email": [r.email for r in new],
+        "name": [r.name for r in new], "birthday": [r.birthday for r in new],
+    }, same={"merchant_id": merchant_id, "created_at": now}, returning=("id", "external_id"))
+    existing.update((external_id, pk) for pk, external_id in created)
     return existing
 
 
@@ -109,20 +112,25 @@ def members_import(
     """Enrol the customers of ``rows`` in ``program`` (creating the customers the merchant
     does not know), set-based; customers enrolled already keep their membership. Returns
     every row's member id by external id."""
-    customer_ids = customers_import(merchant_id=program.merchant_id, rows=rows)
+    customer_ids = customers_import(merchant_id=program.merchant_id, rows=rows, clock=clock)
     enrolled = members_by_customer(program=program, customer_ids=customer_ids.values())
     now = clock.now()
-    new = Member._base_manager.bulk_create([
-        Member(merchant_id=program.merchant_id, program_id=program.pk, customer_id=customer_id,
-               card_id=new_card_id(), enrolled_at=now)
-        for customer_id in sorted(set(customer_ids.values()) - set(enrolled))
-    ], batch_size=CHUNK)
+    todo = sorted(set(customer_ids.values()) - set(enrolled))
+    created = insert_rows(Member, {
+        "customer_id": todo, "card_id": [new_card_id() for _ in todo],
+    }, same={"merchant_id": program.merchant_id, "program_id": program.pk, "enrolled_at": now},
+        returning=("id", "customer_id", "card_id"))
+    new = [
+        Member(id=pk, merchant_id=program.merchant_id, program_id=program.pk,
+               customer_id=customer_id, card_id=card_id, enrolled_at=now)
+        for pk, customer_id, card_id in created
+    ]
     if new:
         by_customer = {
             customer_id: r for r in rows
             if (customer_id := customer_ids[r.external_id]) is not None
         }
-        emit_many("member.enrolled", merchant_id=program.merchant_id, program_id=program.pk,
+        emit_bulk("member.enrolled", merchant_id=program.merchant_id, program_id=program.pk,
                   clock=clock, members=[
                       (m.pk, {"customer": {
                           "external_id": by_customer[m.customer_id].external_id,
