@@ -149,12 +149,12 @@ class EarningRuleForm(MerchantScopedForm):
     trying = False
 
     multiplier = forms.DecimalField(
-        label=_("Multiplier"), required=False, max_digits=7, decimal_places=4,
+        label=_("Multiplier"), required=False, max_digits=12, decimal_places=4,
         widget=UnfoldAdminDecimalFieldWidget,
         help_text=_("2 earns twice the base rate (the rule adds the extra)."),
     )
     points_per_unit = forms.DecimalField(
-        label=_("Extra points per currency unit"), required=False, max_digits=10,
+        label=_("Extra points per currency unit"), required=False, max_digits=12,
         decimal_places=4, widget=UnfoldAdminDecimalFieldWidget,
     )
     points = forms.IntegerField(label=_("Points"), required=False,
@@ -165,6 +165,7 @@ class EarningRuleForm(MerchantScopedForm):
     )
     min_amount = forms.DecimalField(
         label=_("Minimum order amount"), required=False, max_digits=15, decimal_places=3,
+        min_value=0,
         widget=UnfoldAdminDecimalFieldWidget, help_text=_("Optional; in the program's currency."),
     )
     categories = forms.CharField(
