@@ -284,22 +284,16 @@ def emit_many(
     return events
 
 
-def _emit_bulk_sql() -> str:
-    events = _table(OutboxEvent)
+def _numbered_insert_sql() -> str:
     return f"""WITH v AS (
-    SELECT * FROM unnest(%(members)s::bigint[], %(data)s::jsonb[], %(event_ids)s::text[])
-        AS v(member_id, data, event_id)
-), s AS (
-    UPDATE {_table(Member)} m SET event_sequence = m.event_sequence + 1
-    FROM {_table(Customer)} c, v
-    WHERE m.id = v.member_id AND c.id = m.customer_id
-    RETURNING m.id, m.event_sequence AS sequence, {member_figures_sql("m", "c")} AS figures
+    SELECT * FROM unnest(%(members)s::bigint[], %(sequences)s::bigint[], %(data)s::jsonb[],
+                         %(event_ids)s::text[]) AS v(member_id, sequence, data, event_id)
 ), ev AS (
-    INSERT INTO {events} (merchant_id, program_id, member_id, event_id, type, sequence, data,
-                          created_at)
-    SELECT %(merchant)s, %(program)s, s.id, v.event_id, %(type)s, s.sequence,
-           v.data || jsonb_build_object('member', s.figures), %(now)s
-    FROM s JOIN v ON v.member_id = s.id ORDER BY s.id
+    INSERT INTO {_table(OutboxEvent)} (merchant_id, program_id, member_id, event_id, type,
+                                       sequence, data, created_at)
+    SELECT %(merchant)s, %(program)s, v.member_id, v.event_id, %(type)s, v.sequence, v.data,
+           %(now)s
+    FROM v ORDER BY v.member_id
     RETURNING id
 ), dl AS (
     INSERT INTO {_table(Delivery)} (merchant_id, endpoint_id, event_id, status, attempts,
@@ -311,28 +305,26 @@ def _emit_bulk_sql() -> str:
 SELECT (SELECT count(*) FROM ev), ARRAY(SELECT id FROM dl)"""
 
 
-def emit_bulk(
+def emit_numbered(
     type: str,
     *,
     merchant_id: int,
     program_id: int | None,
-    members: Iterable[tuple[int, dict[str, Any]]],
+    events: Iterable[tuple[int, int, dict[str, Any]]],
     clock: Clock = system_clock,
 ) -> int:
-    """``emit_many`` for an import's tens of thousands of members: the same events (numbered,
-    with the members' figures, fanned out to the endpoints that want the type), and on
-    PostgreSQL one statement per 20,000 of them built from arrays, with no model instance in
-    between. Returns how many events were written."""
-    if connection.vendor != "postgresql":
-        return len(emit_many(type, merchant_id=merchant_id, program_id=program_id,
-                             members=members, clock=clock))
+    """Write events ``(member id, sequence, data)`` whose members the caller numbered itself,
+    in its own statement, and whose ``data["member"]`` holds their figures after the change:
+    a bulk write path that updates many members' rows (an import's balances) sets
+    ``event_sequence = event_sequence + 1`` in that same UPDATE and takes the figures from its
+    ``RETURNING`` (``member_figures_sql``), as the ledger's fast paths do for one member, so
+    no member row is written twice. Fanned out to the endpoints that want the type like every
+    event; on PostgreSQL one statement per 20,000. Returns how many were written."""
     if not connection.in_atomic_block:
         raise RuntimeError(
-            f"emit_bulk({type!r}) must run inside the transaction of the change it reports"
+            f"emit_numbered({type!r}) must run inside the transaction of the change it reports"
         )
-    batch = list(members)
-    if len({member_id for member_id, _ in batch}) != len(batch):
-        raise ValueError("emit_bulk takes one event per member")
+    batch = list(events)
     endpoints = [
         endpoint_id for endpoint_id, types in WebhookEndpoint._base_manager.filter(
             merchant_id=merchant_id, is_active=True
@@ -340,25 +332,38 @@ def emit_bulk(
         if wants(types, type)
     ]
     now = clock.now()
+    if connection.vendor != "postgresql":
+        stored = OutboxEvent._base_manager.bulk_create([
+            OutboxEvent(merchant_id=merchant_id, program_id=program_id, member_id=member_id,
+                        type=type, sequence=sequence, data=json.loads(_json(data)),
+                        created_at=now)
+            for member_id, sequence, data in batch
+        ])
+        deliveries = Delivery._base_manager.bulk_create(
+            Delivery(merchant_id=merchant_id, endpoint_id=endpoint_id, event=event,
+                     next_attempt_at=now, created_at=now)
+            for event in stored for endpoint_id in endpoints
+        )
+        emitted([d.pk for d in deliveries])
+        return len(stored)
     written = 0
     delivery_ids: list[int] = []
     with connection.cursor() as cursor:
         for start in range(0, len(batch), 20_000):
             chunk = batch[start:start + 20_000]
-            cursor.execute(_emit_bulk_sql(), {
-                "members": [member_id for member_id, _ in chunk],
-                "data": [_json(data) for _, data in chunk],
+            cursor.execute(_numbered_insert_sql(), {
+                "members": [member_id for member_id, _, _ in chunk],
+                "sequences": [sequence for _, sequence, _ in chunk],
+                "data": [_json(data) for _, _, data in chunk],
                 "event_ids": [new_event_id() for _ in chunk],
                 "merchant": merchant_id, "program": program_id, "type": type, "now": now,
                 "endpoints": endpoints,
             })
             count, deliveries = cursor.fetchone()
-            if count != len(chunk):
-                raise LookupError("some members of the batch do not exist")
             written += count
             delivery_ids += deliveries or []
     emitted(delivery_ids)
     return written
 
 
-__all__ = ["emit", "emit_bulk", "emit_many", "member_figures"]
+__all__ = ["emit", "emit_many", "emit_numbered", "member_figures"]

@@ -10,6 +10,7 @@ anything rejected writes nothing.
 from __future__ import annotations
 
 import calendar
+import json
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -662,8 +663,6 @@ def _claim_openings(
     """Claim every opening's key (``ledger.idempotency``'s key rows, ``'<program>:<key>'``)
     in set-based statements; returns the keys claimed here (the others were posted before,
     or by a concurrent import that now holds them). Each key's outcome is stored with it."""
-    import json
-
     from django.db import connection
 
     from .idempotency import fingerprint
@@ -718,27 +717,93 @@ def _lock_figures(member_ids: list[int]) -> dict[int, _Figures]:
     return figures
 
 
-def _add_to_balances(deltas: list[tuple[int, int]]) -> None:
-    """``balance`` and ``lifetime_points`` of each ``(member id, points)`` go up by points."""
+@dataclass(frozen=True)
+class _After:
+    """A member's figures right after a bulk posting (and, numbered, their event's number and
+    figures as events carry them)."""
+
+    balance: int
+    pending_points: int
+    reserved_points: int
+    lifetime_points: int
+    sequence: int | None = None
+    figures: dict[str, Any] | None = None
+
+
+def _bump_sql(numbered: bool) -> str:
     from django.db import connection
 
+    from events.outbox import member_figures_sql
+    from members.models import Customer
+
+    member = connection.ops.quote_name(Member._meta.db_table)
+    customer = connection.ops.quote_name(Customer._meta.db_table)
+    bump = ", event_sequence = m.event_sequence + 1" if numbered else ""
+    return f"""WITH locked AS (
+    SELECT id FROM {member} WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id FOR UPDATE
+)
+UPDATE {member} m SET balance = m.balance + v.p, lifetime_points = m.lifetime_points + v.p{bump}
+FROM {customer} c, unnest(%(ids)s::bigint[], %(points)s::bigint[]) AS v(id, p)
+WHERE m.id = v.id AND c.id = m.customer_id AND m.id IN (SELECT id FROM locked)
+  AND m.program_id = %(program)s AND m.status = 'active'
+RETURNING m.id, m.balance, m.pending_points, m.reserved_points, m.lifetime_points,
+          m.event_sequence, {member_figures_sql("m", "c")}"""
+
+
+def _bump_members(
+    *, program: Program, openings: list[Opening], numbered: bool
+) -> dict[int, _After]:
+    """Add each opening's points to its member's balance and lifetime points, under the row
+    locks (taken in primary-key order), refusing the whole batch when a member is not an
+    active member of ``program``. On PostgreSQL one statement per 20,000 members, which also
+    numbers their next event when ``numbered`` (``events.outbox.emit_numbered``)."""
+    from django.db import connection
+
+    after: dict[int, _After] = {}
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for start in range(0, len(openings), _BULK_CHUNK):
+                chunk = openings[start:start + _BULK_CHUNK]
+                cursor.execute(_bump_sql(numbered), {
+                    "ids": [o.member_id for o in chunk], "points": [o.points for o in chunk],
+                    "program": program.pk,
+                })
+                for row in cursor.fetchall():
+                    figures = row[6] if isinstance(row[6], dict) else json.loads(row[6])
+                    after[row[0]] = _After(*row[1:5], sequence=row[5] if numbered else None,
+                                           figures=figures if numbered else None)
+        missing = [o.member_id for o in openings if o.member_id not in after]
+        if missing:
+            status = Member._base_manager.filter(pk=missing[0], program_id=program.pk).values_list(
+                "status", flat=True).first()
+            if status is None:
+                raise ValidationFailed(f"Member {missing[0]} is not in {program}.",
+                                       field="member")
+            raise MemberInactive(f"Member {missing[0]} is {status}.", field="member")
+        return after
+    figures = _lock_figures([o.member_id for o in openings])
+    for o in openings:
+        member = figures.get(o.member_id)
+        if member is None or member.program_id != program.pk:
+            raise ValidationFailed(f"Member {o.member_id} is not in {program}.", field="member")
+        if member.status != Member.Status.ACTIVE:
+            raise MemberInactive(f"Member {o.member_id} is {member.status}.", field="member")
     table = connection.ops.quote_name(Member._meta.db_table)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            for start in range(0, len(deltas), 50_000):
-                chunk = deltas[start:start + 50_000]
-                cursor.execute(
-                    f"UPDATE {table} m SET balance = m.balance + v.p,"
-                    " lifetime_points = m.lifetime_points + v.p"
-                    " FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, p) WHERE m.id = v.id",
-                    [[d[0] for d in chunk], [d[1] for d in chunk]],
-                )
-        else:
-            cursor.executemany(
-                f"UPDATE {table} SET balance = balance + %s,"
-                " lifetime_points = lifetime_points + %s WHERE id = %s",
-                [(p, p, member_id) for member_id, p in deltas],
-            )
+        cursor.executemany(
+            f"UPDATE {table} SET balance = balance + %s,"
+            " lifetime_points = lifetime_points + %s WHERE id = %s",
+            [(o.points, o.points, o.member_id) for o in openings],
+        )
+    return {
+        o.member_id: _After(
+            balance=figures[o.member_id].balance + o.points,
+            pending_points=figures[o.member_id].pending_points,
+            reserved_points=figures[o.member_id].reserved_points,
+            lifetime_points=figures[o.member_id].lifetime_points + o.points,
+        )
+        for o in openings
+    }
 
 
 def points_open_bulk(
@@ -756,15 +821,18 @@ def points_open_bulk(
     and each is applied at most once: its natural key is claimed in ``ledger.idempotency``'s
     table first, and an opening whose key is taken already writes nothing. The members are
     locked in primary-key order; an opening for a member who is not active, or of another
-    program, is refused (``ValidationFailed``) and nothing is written. Entries, lots and the
-    figures are written by a few statements per 20,000 members (``loyaltysite.bulk``), not
-    several per member;
-    the entries' ``points.adjusted`` events go to the outbox the same way (``emit_bulk``), and
-    the after-post hooks hear each entry as they would one by one.
+    program, is refused (``MemberInactive``, ``ValidationFailed``) and nothing is written.
+    Entries, lots and the figures are written by a few statements per 20,000 members
+    (``loyaltysite.bulk``), not several per member: on PostgreSQL the members' figures and
+    their next event number change in one UPDATE whose ``RETURNING`` gives the events their
+    figures (``events.outbox.emit_numbered``), so each member row is written once. The
+    after-post hooks hear each entry as they would one by one.
 
     Returns the posted entries by member id (members whose key was taken are absent).
     """
-    from events.outbox import emit_bulk
+    from django.db import connection
+
+    from events.outbox import emit_many, emit_numbered
     from loyaltysite.bulk import insert_rows
 
     if not openings:
@@ -780,19 +848,13 @@ def points_open_bulk(
         todo = [o for o in openings if o.key in claimed]
         if not todo:
             return {}
-        members = _lock_figures([o.member_id for o in todo])
-        for o in todo:
-            member = members.get(o.member_id)
-            if member is None or member.program_id != program.pk:
-                raise ValidationFailed(f"Member {o.member_id} is not in {program}.",
-                                       field="member")
-            if member.status != Member.Status.ACTIVE:
-                raise MemberInactive(f"Member {o.member_id} is {member.status}.",
-                                     field="member")
+        event_type = events.event_type_for(Entry.Kind.ADJUST)
+        numbered = bool(event_type) and connection.vendor == "postgresql"
+        after = _bump_members(program=program, openings=todo, numbered=numbered)
         rows = insert_rows(Entry, {
             "member_id": [o.member_id for o in todo], "points": [o.points for o in todo],
             "balance_delta": [o.points for o in todo],
-            "balance_after": [members[o.member_id].balance + o.points for o in todo],
+            "balance_after": [after[o.member_id].balance for o in todo],
             "reference": [o.reference[:128] for o in todo],
         }, same={
             "merchant_id": program.merchant_id, "program_id": program.pk,
@@ -802,7 +864,7 @@ def points_open_bulk(
         entries = [
             Entry(id=row[0], merchant_id=program.merchant_id, program_id=program.pk,
                   member_id=o.member_id, kind=Entry.Kind.ADJUST, points=o.points,
-                  balance_delta=o.points, balance_after=members[o.member_id].balance + o.points,
+                  balance_delta=o.points, balance_after=after[o.member_id].balance,
                   reference=o.reference[:128], actor=label, reason=reason[:255],
                   metadata={"opening_balance": True}, created_at=now)
             for row, o in zip(rows, todo, strict=True)
@@ -815,22 +877,27 @@ def points_open_bulk(
             "merchant_id": program.merchant_id, "pending": False, "available_at": now,
             "expires_at": expires_at, "created_at": now,
         })
-        _add_to_balances([(e.member_id, e.points) for e in entries])
-        if events.event_type_for(Entry.Kind.ADJUST):
-            emit_bulk(
-                events.event_type_for(Entry.Kind.ADJUST), merchant_id=program.merchant_id,
-                program_id=program.pk,
-                members=[(e.member_id, {"entry": events.entry_payload(e)}) for e in entries],
-                clock=clock,
-            )
+        if numbered:
+            emit_numbered(event_type, merchant_id=program.merchant_id, program_id=program.pk,
+                          clock=clock, events=[
+                              (e.member_id, after[e.member_id].sequence,
+                               {"entry": events.entry_payload(e),
+                                "member": after[e.member_id].figures})
+                              for e in entries
+                          ])
+        elif event_type:
+            emit_many(event_type, merchant_id=program.merchant_id, program_id=program.pk,
+                      clock=clock,
+                      members=[(e.member_id, {"entry": events.entry_payload(e)})
+                               for e in entries])
         if hooks.active():
             for e in entries:
-                member = members[e.member_id]
+                figures = after[e.member_id]
                 hooks.after_post(hooks.Posted(
                     entry=e, member_id=e.member_id, merchant_id=program.merchant_id,
-                    program_id=program.pk, balance=member.balance + e.points,
-                    pending_points=member.pending_points,
-                    reserved_points=member.reserved_points,
-                    lifetime_points=member.lifetime_points + e.points, lifetime_delta=e.points,
+                    program_id=program.pk, balance=figures.balance,
+                    pending_points=figures.pending_points,
+                    reserved_points=figures.reserved_points,
+                    lifetime_points=figures.lifetime_points, lifetime_delta=e.points,
                 ))
         return {e.member_id: e for e in entries}

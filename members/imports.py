@@ -3,7 +3,7 @@
 A merchant moving from another platform brings tens of thousands of customers at once, so
 these are set-based: the merchant's existing customers and members are read in one query per
 5,000 external ids, the missing ones are inserted from arrays (``loyaltysite.bulk``), and the
-``member.enrolled`` events go to the outbox in one batch (``events.outbox.emit_bulk``). The
+``member.enrolled`` events go to the outbox in one batch (``events.outbox.emit_numbered``). The
 enrolment hooks (``members.hooks``) hear each new member as ``member_enrol`` would tell them,
 in the same transaction. An imported member gets no welcome award: they joined the program
 on the platform they come from. Points come separately, through the ledger
@@ -18,7 +18,7 @@ from datetime import date
 
 from django.db import transaction
 
-from events.outbox import emit_bulk
+from events.outbox import emit_numbered, member_figures
 from loyaltysite.bulk import insert_rows
 from loyaltysite.clock import Clock, system_clock
 
@@ -116,31 +116,35 @@ def members_import(
     enrolled = members_by_customer(program=program, customer_ids=customer_ids.values())
     now = clock.now()
     todo = sorted(set(customer_ids.values()) - set(enrolled))
+    # Each new member's first event is its enrolment: the rows are written numbered (sequence
+    # 1) and the events carry the figures of a new member, so no row is written twice.
     created = insert_rows(Member, {
         "customer_id": todo, "card_id": [new_card_id() for _ in todo],
-    }, same={"merchant_id": program.merchant_id, "program_id": program.pk, "enrolled_at": now},
+    }, same={"merchant_id": program.merchant_id, "program_id": program.pk, "enrolled_at": now,
+             "event_sequence": 1},
         returning=("id", "customer_id", "card_id"))
-    new = [
-        Member(id=pk, merchant_id=program.merchant_id, program_id=program.pk,
-               customer_id=customer_id, card_id=card_id, enrolled_at=now)
-        for pk, customer_id, card_id in created
-    ]
+    by_customer = {customer_ids[r.external_id]: r for r in rows}
+    new = []
+    for pk, customer_id, card_id in created:
+        row = by_customer[customer_id]
+        member = Member(id=pk, merchant_id=program.merchant_id, program_id=program.pk,
+                        customer_id=customer_id, card_id=card_id, enrolled_at=now,
+                        event_sequence=1)
+        member.customer = Customer(id=customer_id, merchant_id=program.merchant_id,
+                                   external_id=row.external_id, email=row.email, name=row.name)
+        member.program = program
+        new.append(member)
     if new:
-        by_customer = {
-            customer_id: r for r in rows
-            if (customer_id := customer_ids[r.external_id]) is not None
-        }
-        emit_bulk("member.enrolled", merchant_id=program.merchant_id, program_id=program.pk,
-                  clock=clock, members=[
-                      (m.pk, {"customer": {
-                          "external_id": by_customer[m.customer_id].external_id,
-                          "email": by_customer[m.customer_id].email,
-                          "name": by_customer[m.customer_id].name,
-                      }})
-                      for m in new
-                  ])
+        emit_numbered(
+            "member.enrolled", merchant_id=program.merchant_id, program_id=program.pk,
+            clock=clock, events=[
+                (m.pk, 1, {"customer": {"external_id": m.customer.external_id,
+                                        "email": m.customer.email, "name": m.customer.name},
+                           "member": member_figures(m)})
+                for m in new
+            ],
+        )
         for member in new:
-            member.program = program
             hooks.member_enrolled(member, {})
     enrolled.update((m.customer_id, m.pk) for m in new)
     return {external_id: enrolled[cid] for external_id, cid in customer_ids.items()}
