@@ -13,8 +13,10 @@ from unfold.decorators import display
 
 from accounts.selectors import actor_labels
 from members.admin import MerchantScopedAdmin
+from members.resources import ConsoleExportMixin
 
 from .models import Entry, Hold
+from .resources import EntryExportResource
 
 
 def card_html(member) -> str:
@@ -35,7 +37,8 @@ class ReadOnlyAdmin(MerchantScopedAdmin):
 
 
 @admin.register(Entry)
-class EntryAdmin(ReadOnlyAdmin):
+class EntryAdmin(ConsoleExportMixin, ReadOnlyAdmin):
+    export_resource = EntryExportResource
     list_display = [
         "created_at", "card", "program", "kind", "signed_points", "balance_after", "reason",
         "reference", "actor_label",
