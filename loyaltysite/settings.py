@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "members.middleware.TenantScopeMiddleware",
+    "members.middleware.ProgramLocaleMiddleware",
 ]
 
 ROOT_URLCONF = "loyaltysite.urls"
@@ -133,7 +134,10 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", "English")]
+# The console and the portal in each (a program's ``language`` picks its default; the portal
+# has a switch). English (UK) takes its date and time formats from loyaltysite/formats.
+LANGUAGES = [("en", "English"), ("en-gb", "English (UK)"), ("de", "Deutsch")]
+FORMAT_MODULE_PATH = ["loyaltysite.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

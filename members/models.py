@@ -48,6 +48,11 @@ def normalize_card_id(value: str) -> str:
     return cleaned.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
 
 
+def language_choices() -> list[tuple[str, str]]:
+    """The languages the console and the portal are shipped in (``settings.LANGUAGES``)."""
+    return list(settings.LANGUAGES)
+
+
 class Merchant(models.Model):
     """The tenant."""
 
@@ -138,6 +143,11 @@ class Program(models.Model):
         max_length=64, default="UTC", validators=[validate_time_zone],
         help_text="Where the program's days begin and end (birthdays, streak cycles), "
         "e.g. Europe/Berlin.",
+    )
+    language = models.CharField(
+        max_length=8, choices=language_choices, default="en",
+        help_text="The language, and the date, time and number formats, its members see in "
+        "the portal and its staff in the console (a visitor may choose another).",
     )
     is_active = models.BooleanField(default=True)
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
