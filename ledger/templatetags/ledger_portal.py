@@ -39,6 +39,12 @@ def points(value) -> str:
 
 
 @register.filter
+def point_unit(program, count) -> str:
+    """The program's name for ``count`` points: ``point`` for one, ``points`` otherwise."""
+    return program.point_name if abs(int(count)) == 1 else program.point_name_plural
+
+
+@register.filter
 def signed_points(value) -> str:
     """Points with their sign, as a history row moves them (``+120``, ``−1,500``)."""
     number = int(value)

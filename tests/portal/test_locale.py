@@ -43,7 +43,8 @@ def test_a_german_program_shows_the_portal_in_german_with_the_24_hour_clock(
     assert "<dd>12.500 <span" in page  # German grouping, no decimals
     body = history.content.decode()
     assert "02.03.2026 14:05" in body
-    assert "p.m." not in body and "PM" not in body
+    assert "p.m." not in body
+    assert "PM" not in body
     assert "Verlauf" in body
 
 
