@@ -98,6 +98,7 @@ class Command(BaseCommand):
                 "currency": "EUR", "earn_rate": Decimal("1"), "point_value": Decimal("0.01"),
                 "pending_days": 14, "expiry_policy": Program.ExpiryPolicy.AFTER_EARN,
                 "expiry_months": 12, "min_redeem_points": 100, "max_redeem_percent": 50,
+                "time_zone": "Europe/Berlin", "language": "en-gb",
             },
         )
         modules = [m for m in map(_demo_module, DEMO_APPS) if m is not None]
