@@ -106,6 +106,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accounts.middleware.ContentSecurityPolicyMiddleware",
     "members.middleware.TenantScopeMiddleware",
+    "members.middleware.ProgramLocaleMiddleware",
     "accounts.middleware.ConsoleTwoFactorMiddleware",
     # Last: turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -162,7 +163,10 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
-LANGUAGES = [("en", "English")]
+# The console and the portal in each (a program's ``language`` picks its default; the portal
+# has a switch). English (UK) takes its date and time formats from loyaltysite/formats.
+LANGUAGES = [("en", "English"), ("en-gb", "English (UK)"), ("de", "Deutsch")]
+FORMAT_MODULE_PATH = ["loyaltysite.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
