@@ -21,19 +21,19 @@ PHONE = {"width": 390, "height": 844}
 
 LANDED = {
     # analytics: the dashboard draws its charts (Chart.js, canvas elements).
-    "charts": False,
+    "charts": True,
     # imports: the rule form shows the fields of its kind; "Try it" answers beside the form.
-    "rule_form": False,
+    "rule_form": True,
     # frontdoor: styled 403 page in the console.
-    "styled_errors": False,
+    "styled_errors": True,
     # frontdoor: staff who sign in at the portal's door land on the console.
-    "staff_land_on_console": False,
+    "staff_land_on_console": True,
     # frontdoor: a favicon (until then the browser's request for it answers 404).
-    "favicon": False,
+    "favicon": True,
     # portal: one history row per redemption, pending earns dated, points on hold shown.
-    "history": False,
+    "history": True,
     # portal: redeeming asks for confirmation first.
-    "redeem_confirmation": False,
+    "redeem_confirmation": True,
 }
 
 
