@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from .pages import DESKTOP, LANDED
+from .pages import DESKTOP
 
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -106,7 +106,7 @@ class BrowserProblems:
 
     def __init__(self, page) -> None:
         self.seen: list[str] = []
-        self.allowed: list[str] = [] if LANDED["favicon"] else ["/favicon.ico"]
+        self.allowed: list[str] = []
         page.on("pageerror", lambda error: self.seen.append(f"script error: {error}"))
         page.on("console", self._console)
         page.on("requestfailed", lambda request: self.seen.append(

@@ -1,8 +1,4 @@
-"""What the browser tests do on a page: sign in, and the features still being built.
-
-``LANDED`` names the parts of issue 12 that the tests expect on main. Each one switches on the
-single assertion (or step) that waits for it; while it is False the test checks what main has.
-"""
+"""What the browser tests do on a page: sign in at either door, redeem, count drawn charts."""
 
 from __future__ import annotations
 
@@ -18,24 +14,6 @@ except ImportError:  # then conftest marks every browser test skipped, with the 
 
 DESKTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 390, "height": 844}
-
-LANDED = {
-    # analytics: the dashboard draws its charts (Chart.js, canvas elements).
-    "charts": True,
-    # imports: the rule form shows the fields of its kind; "Try it" answers beside the form.
-    "rule_form": True,
-    # frontdoor: styled 403 page in the console.
-    "styled_errors": True,
-    # frontdoor: staff who sign in at the portal's door land on the console.
-    "staff_land_on_console": True,
-    # frontdoor: a favicon (until then the browser's request for it answers 404).
-    "favicon": True,
-    # portal: one history row per redemption, pending earns dated, points on hold shown.
-    "history": True,
-    # portal: redeeming asks for confirmation first.
-    "redeem_confirmation": True,
-}
-
 
 def console_sign_in(page: Any, username: str) -> None:
     page.goto("/admin/login/?next=/admin/")
@@ -54,13 +32,10 @@ def portal_sign_in(page: Any, username: str) -> None:
 
 
 def redeem(page: Any, reward: str) -> None:
-    """Press the reward's Redeem control in the catalogue (a button that redeems at once, or a
-    link to the confirmation page), and confirm when asked."""
-    name = re.compile(f"^Redeem {re.escape(reward)}$")
-    page.get_by_role("link", name=name).or_(page.get_by_role("button", name=name)).click()
-    if LANDED["redeem_confirmation"]:
-        expect(page.get_by_role("heading", name=f"Redeem {reward}?")).to_be_visible()
-        page.get_by_role("button", name=f"Yes, redeem {reward}").click()
+    """Follow the reward's Redeem link in the catalogue, and confirm on the page it opens."""
+    page.get_by_role("link", name=re.compile(f"^Redeem {re.escape(reward)}$")).click()
+    expect(page.get_by_role("heading", name=f"Redeem {reward}?")).to_be_visible()
+    page.get_by_role("button", name=f"Yes, redeem {reward}").click()
 
 
 def charts_drawn(page: Any) -> int:
