@@ -10,8 +10,8 @@ from ledger.models import Entry
 from members.models import Member
 from rules.models import EarningRule
 
-from .data import MANAGER, OWNER, PASSWORD
-from .pages import charts_drawn, console_sign_in, expect
+from .data import MANAGER, OWNER
+from .pages import charts_drawn, console_sign_in, expect, portal_sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -27,10 +27,7 @@ def test_an_owner_signs_in_and_reads_the_dashboard(page, shop):
 
 
 def test_staff_who_sign_in_at_the_portal_door_land_on_the_console(page, shop):
-    page.goto("/accounts/login/")
-    page.fill("input[name=username]", MANAGER)
-    page.fill("input[name=password]", PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    portal_sign_in(page, MANAGER)
 
     page.wait_for_url("**/admin/")
     expect(page).to_have_title(re.compile("Dashboard"))

@@ -10,7 +10,7 @@ import pytest
 from rewards.models import Voucher
 
 from .data import CUSTOMER, HELD, REWARD
-from .pages import DESKTOP, PHONE, expect, portal_sign_in, redeem
+from .pages import DESKTOP, PHONE, expect, portal_sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +29,10 @@ def test_a_customer_redeems_a_reward_and_follows_their_history(page, shop, viewp
     assert _fits_the_width(page), "the home page scrolls sideways"
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Rewards").click()
-    redeem(page, REWARD)
+    page.get_by_role("link", name=f"Redeem {REWARD}", exact=True).click()
+    expect(page.get_by_role("heading", name=f"Redeem {REWARD}?")).to_be_visible()
+    assert not Voucher.objects.filter(member=shop.member).exists(), "redeemed before confirming"
+    page.get_by_role("button", name=f"Yes, redeem {REWARD}").click()
 
     expect(page.get_by_role("heading", name=REWARD)).to_be_visible()
     voucher = Voucher.objects.get(member=shop.member)
