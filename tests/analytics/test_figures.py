@@ -165,7 +165,8 @@ def test_every_table_exports_its_figures(known, clock):
     assert rows["months"][-1] == ["Period", "1880", "200", "80", "10.6"]
     assert rows["roi"][0][1] == "170.00"
     assert rows["roi"][-1][1] == "85.00"
-    assert rows["referrals"][2][1:] == ["1", "50.0"]
+    assert rows["referrals"][1][1:] == ["2", "0.67", ""]  # 2 friends from 3 codes
+    assert rows["referrals"][2][1:] == ["1", "0.33", "50.0"]
 
 
 def test_a_member_status_change_is_not_a_flow(known, clock):
