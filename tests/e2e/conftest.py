@@ -53,7 +53,8 @@ def pytest_report_header(config) -> str:
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
     """Browser tests last (see the module's docstring), or skipped with the reason."""
-    e2e = [item for item in items if "e2e" in item.keywords]
+    # The mark, not the keywords: those hold the names of the folders above a test too.
+    e2e = [item for item in items if item.get_closest_marker("e2e")]
     if not e2e:
         return
     reason = missing_reason()
@@ -73,6 +74,8 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(scope="session", autouse=True)
 def _django_orm_beside_the_playwright_loop() -> Iterator[None]:
+    """From the first browser test on (they run last) to the end of the session: the loop stays
+    marked as running between tests, and pytest-django's own fixtures query in between."""
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     yield
