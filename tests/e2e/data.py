@@ -14,7 +14,13 @@ from django_scopes import scopes_disabled
 from ledger import services as ledger
 from loyaltysite.clock import FrozenClock, system_clock, use_clock
 from members.models import Member, Merchant, Program, StaffMembership
-from members.services import customer_get_or_create, member_enrol, merchant_create, staff_attach
+from members.services import (
+    customer_get_or_create,
+    member_enrol,
+    merchant_create,
+    program_create,
+    staff_attach,
+)
 from rewards.models import Reward
 from rewards.services import reward_create
 from rules.models import EarningRule
@@ -52,7 +58,7 @@ def build_shop() -> Shop:
                                           owner_password=PASSWORD)
         manager = _user(MANAGER)
         staff_attach(user=manager, merchant=merchant, role=StaffMembership.Role.MANAGER)
-        program = Program.objects.create(
+        program = program_create(
             merchant=merchant, name="E2E Rewards", currency="EUR", earn_rate=Decimal("1"),
             point_value=Decimal("0.01"), pending_days=14, min_redeem_points=100,
         )
