@@ -212,19 +212,14 @@ class CustomerImportResource(BulkImportResource):
         customers_import(merchant_id=self.merchant_id, rows=accepted)
 
 
-class MemberImportResource(BulkImportResource):
-    """Members with opening balances: ``external_id, email, name, birthday, program,
-    balance``."""
+class MemberImportResource(CustomerImportResource):
+    """Members with opening balances: the customer's columns, ``program`` and ``balance``."""
 
     columns = ("external_id", "email", "name", "birthday", "program", "balance")
-    external_id = fields.Field(attribute="external_id", column_name="external_id")
-    email = fields.Field(attribute="email", column_name="email")
-    name = fields.Field(attribute="name", column_name="name")
-    birthday = fields.Field(attribute="birthday", column_name="birthday")
     program = fields.Field(attribute="program", column_name="program")
     balance = fields.Field(attribute="balance", column_name="balance")
 
-    class Meta(BulkImportResource.Meta):
+    class Meta(CustomerImportResource.Meta):
         name = "Members with opening balances"
 
     def before_import(self, dataset: Any, **kwargs: Any) -> None:
@@ -331,8 +326,22 @@ class MemberImportResource(BulkImportResource):
             )
 
 
-class MemberExportResource(resources.ModelResource):
+class ConsoleExportResource(resources.ModelResource):
+    """An export of a console list; ``related`` are the relations its columns read."""
+
+    related: tuple[str, ...] = ()
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__()  # the admin's kwargs (merchant, actor) are for imports
+
+    def filter_export(self, queryset, **kwargs):
+        return queryset.select_related(*self.related) if self.related else queryset
+
+
+class MemberExportResource(ConsoleExportResource):
     """Members as the console lists them: one row each, points as integers."""
+
+    related = ("customer", "program", "tier")
 
     card_id = fields.Field(attribute="card_id_display", column_name="card_id")
     external_id = fields.Field(attribute="customer__external_id", column_name="external_id")
@@ -351,22 +360,13 @@ class MemberExportResource(resources.ModelResource):
         )
         export_order = fields
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__()
 
-    def filter_export(self, queryset, **kwargs):
-        return queryset.select_related("customer", "program", "tier")
-
-
-class CustomerExportResource(resources.ModelResource):
+class CustomerExportResource(ConsoleExportResource):
     class Meta:
         model = Customer
         name = "Customers"
         fields = ("external_id", "email", "name", "birthday", "created_at")
         export_order = fields
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__()
 
 
 class ConsoleExportMixin(ExportMixin):
