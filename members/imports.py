@@ -19,7 +19,7 @@ from datetime import date
 from django.db import transaction
 
 from events.outbox import emit_numbered, member_figures
-from loyaltysite.bulk import insert_rows
+from loyaltysite.bulk import insert_rows, rows_where_in
 from loyaltysite.clock import Clock, system_clock
 
 from . import hooks
@@ -43,24 +43,16 @@ def _chunks(values: list, size: int = CHUNK) -> Iterable[list]:
 
 def customers_by_external_id(*, merchant_id: int, external_ids: Iterable[str]) -> dict[str, int]:
     """The merchant's customers among ``external_ids``: ``{external_id: customer id}``."""
-    found: dict[str, int] = {}
-    for chunk in _chunks(sorted(set(external_ids))):
-        found.update(
-            Customer._base_manager.filter(merchant_id=merchant_id, external_id__in=chunk)
-            .values_list("external_id", "id")
-        )
-    return found
+    return dict(rows_where_in(Customer, ("external_id", "id"),
+                              among=("external_id", sorted(set(external_ids))),
+                              equal={"merchant_id": merchant_id}))
 
 
 def members_by_customer(*, program: Program, customer_ids: Iterable[int]) -> dict[int, int]:
     """The program's members among ``customer_ids``: ``{customer id: member id}``."""
-    found: dict[int, int] = {}
-    for chunk in _chunks(sorted(set(customer_ids))):
-        found.update(
-            Member._base_manager.filter(program_id=program.pk, customer_id__in=chunk)
-            .values_list("customer_id", "id")
-        )
-    return found
+    return dict(rows_where_in(Member, ("customer_id", "id"),
+                              among=("customer_id", sorted(set(customer_ids))),
+                              equal={"program_id": program.pk}))
 
 
 @transaction.atomic
