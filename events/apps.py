@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 OWNER_PERMISSIONS = [
     "events.add_webhookendpoint", "events.change_webhookendpoint",
@@ -10,7 +11,7 @@ OWNER_PERMISSIONS = [
 class EventsConfig(AppConfig):
     name = "events"
     default_auto_field = "django.db.models.BigAutoField"
-    verbose_name = "Webhooks"
+    verbose_name = _("Webhooks")
 
     def ready(self) -> None:
         from members.models import StaffMembership

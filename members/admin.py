@@ -298,7 +298,7 @@ class ProgramAdmin(MerchantScopedAdmin):
     readonly_fields = ["created_at"]
     fieldsets = [
         (None, {"fields": [
-            "merchant", "name", "currency", "time_zone", "is_active", "auto_enrol",
+            "merchant", "name", "currency", "time_zone", "language", "is_active", "auto_enrol",
         ]}),
         (_("Points"), {"fields": [
             "point_name", "point_name_plural", "point_symbol", "earn_rate", "rounding",

@@ -8,7 +8,11 @@ views read a customer's own rows through selectors filtered by the signed-in use
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.utils import timezone, translation
 from django_scopes import scope, scopes_disabled
+
+from .models import Program
 
 NO_MERCHANT = [-1]
 
@@ -37,3 +41,51 @@ class TenantScopeMiddleware:
         request.merchant_id = merchant_id
         with scope(merchant=merchant_id if merchant_id is not None else NO_MERCHANT):
             return self.get_response(request)
+
+
+class ProgramLocaleMiddleware:
+    """Speaks the program's language and keeps its clock, for each browser request.
+
+    The program is the signed-in staff user's merchant's first live program (console), or the
+    customer's first membership's (portal). Its ``language`` is activated unless the visitor
+    chose one (the portal's language switch sets Django's language cookie), and its
+    ``time_zone`` is the current time zone, so dates and times are written as that program's
+    people read them. A page about one program (a membership card, its history) renders its
+    dates in that program's zone itself (``{% timezone program.time_zone %}``).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith("/api/") or request.path == "/healthz":
+            return self.get_response(request)
+        program = program_for_user(getattr(request, "user", None))
+        if program is None:
+            return self.get_response(request)
+        if not request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME):
+            language = translation.get_supported_language_variant(program.language)
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
+        with timezone.override(program.tz):
+            return self.get_response(request)
+
+
+def program_for_user(user) -> Program | None:
+    """The program whose language and time zone the user's pages use (``None``: defaults)."""
+    if not getattr(user, "is_authenticated", False) or user.is_superuser:
+        return None
+    programs = Program.objects.with_scopes_disabled().filter(deleted_at__isnull=True).only(
+        "time_zone", "language"
+    )
+    with scopes_disabled():
+        merchant_id = merchant_id_for_user(user)
+    if merchant_id is not None:
+        return programs.filter(merchant_id=merchant_id).order_by("id").first()
+    if user.is_staff:
+        return None
+    return (
+        programs.filter(members__customer__user=user)
+        .order_by("merchant__name", "name", "members__id")
+        .first()
+    )

@@ -136,7 +136,7 @@ PROGRAM_FIELDS = {
     "name", "point_name", "point_name_plural", "point_symbol", "currency", "earn_rate",
     "rounding", "point_value", "expiry_policy", "expiry_months", "expiry_warning_days",
     "pending_days", "min_redeem_points", "max_redeem_percent", "reservation_ttl_minutes",
-    "auto_enrol", "is_active", "time_zone",
+    "auto_enrol", "is_active", "time_zone", "language",
 }
 
 

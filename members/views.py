@@ -16,11 +16,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext
 from django_scopes import scope
 
-from ledger.selectors import entry_list_for_member
 from loyaltysite.errors import LoyaltyError, MemberNotFound
 
 from .forms import PortalSignUpForm
 from .portal_selectors import (
+    history_entries,
+    history_rows,
     member_get_for_user,
     member_list_for_user,
     program_open_for_sign_up,
@@ -46,14 +47,15 @@ def member_history(request: HttpRequest, card_id: str) -> HttpResponse:
     except MemberNotFound:
         raise Http404 from None
     with scope(merchant=member.merchant_id):
-        entries = entry_list_for_member(member=member)
+        entries = history_entries(member=member)
         page = Paginator(entries, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
-        rows = list(page.object_list)
+        rows = history_rows(member=member, entries=list(page.object_list))
     return render(request, "portal/member.html", {
         "member": member,
         "program": member.program,
         "page": page,
-        "entries": rows,
+        "rows": rows,
+        "total": member.balance + member.pending_points + member.reserved_points,
     })
 
 

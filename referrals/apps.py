@@ -17,6 +17,7 @@ MANAGER_PERMISSIONS = [
 class ReferralsConfig(AppConfig):
     name = "referrals"
     default_auto_field = "django.db.models.BigAutoField"
+    verbose_name = _("Referrals")
 
     def ready(self) -> None:
         from members.hooks import register_member_enrolled

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 OWNER_PERMISSIONS = [
     "rewards.add_reward", "rewards.change_reward", "rewards.delete_reward", "rewards.view_reward",
@@ -15,6 +16,7 @@ MANAGER_PERMISSIONS = [
 class RewardsConfig(AppConfig):
     name = "rewards"
     default_auto_field = "django.db.models.BigAutoField"
+    verbose_name = _("Rewards")
 
     def ready(self) -> None:
         from django.utils.translation import gettext_lazy as _

@@ -1,5 +1,6 @@
 """Customer portal pages for rewards: what the customer can redeem or is close to, the redeem
-button (a plain POST form: reserve and confirm at once, then the voucher), and their vouchers.
+step (a confirmation page first; its plain POST form reserves and confirms at once, then shows
+the voucher), and their vouchers.
 
 Everything reads through the signed-in user's own members (``members.portal_selectors``);
 another person's card or voucher answers 404, as one that does not exist. The redeem form
@@ -16,7 +17,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
 from ledger.idempotency import fingerprint, run_idempotent
 from loyaltysite.errors import LoyaltyError, MemberNotFound
@@ -34,13 +35,11 @@ def catalog(request: HttpRequest) -> HttpResponse:
     for member in member_list_for_user(user=request.user):
         affordable, close = selectors.portal_reward_options(member=member)
         programs.append({"member": member, "affordable": affordable, "close": close})
-    return render(request, "rewards/catalog.html", {
-        "programs": programs, "token": secrets.token_urlsafe(16),
-    })
+    return render(request, "rewards/catalog.html", {"programs": programs})
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def redeem(request: HttpRequest, card_id: str, reward_id: int) -> HttpResponse:
     try:
         member = member_get_for_user(user=request.user, card_id=card_id)
@@ -51,6 +50,12 @@ def redeem(request: HttpRequest, card_id: str, reward_id: int) -> HttpResponse:
     ).first()
     if reward is None:
         raise Http404
+    if request.method != "POST" or request.POST.get("confirm") != "yes":
+        return render(request, "rewards/redeem_confirm.html", {
+            "member": member, "program": member.program, "reward": reward,
+            "balance_after": member.balance - reward.points_cost,
+            "token": secrets.token_urlsafe(16),
+        })
 
     def run() -> tuple[int, dict]:
         redemption = services.reward_redeem_now(

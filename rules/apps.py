@@ -8,6 +8,7 @@ _READ = ["rules.view_order", "rules.view_refund", "rules.view_event", "rules.vie
 class RulesConfig(AppConfig):
     name = "rules"
     default_auto_field = "django.db.models.BigAutoField"
+    verbose_name = _("Rules")
 
     def ready(self) -> None:
         from members.models import StaffMembership

@@ -60,6 +60,11 @@ def _total(items: list[dict]) -> Decimal:
     return sum((i["quantity"] * Decimal(i["price"]) for i in items), Decimal(0))
 
 
+def prepare_demo(*, merchant: Merchant, program: Program) -> None:
+    """The rules, before the members join: the welcome gift is paid as they enrol."""
+    _rules(program)
+
+
 def seed_demo(*, merchant: Merchant, program: Program, members: list[Member],
               clock: Clock) -> None:
     _rules(program)

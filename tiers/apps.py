@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 OWNER_PERMISSIONS = [
     "tiers.view_tiersettings", "tiers.add_tiersettings", "tiers.change_tiersettings",
@@ -14,6 +15,7 @@ MANAGER_PERMISSIONS = [
 class TiersConfig(AppConfig):
     name = "tiers"
     default_auto_field = "django.db.models.BigAutoField"
+    verbose_name = _("Tiers")
 
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save

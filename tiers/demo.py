@@ -36,12 +36,17 @@ SETTINGS = {
 }
 
 
-def seed_demo(*, merchant: Merchant, program: Program, members: list[Member],
-              clock: Clock) -> None:
+def prepare_demo(*, merchant: Merchant, program: Program) -> None:
+    """The ladder, before the members' history: their points lift them as they earn."""
     if not Tier.objects.filter(program=program).exists():
         services.tier_settings_update(program=program, **SETTINGS)
         for spec in TIERS:
             services.tier_create(program=program, **spec)
+
+
+def seed_demo(*, merchant: Merchant, program: Program, members: list[Member],
+              clock: Clock) -> None:
+    prepare_demo(merchant=merchant, program=program)
     # Place the members who earned before the ladder existed (idempotent: a job).
     evaluation.tiers_evaluate(program_id=program.pk, clock=clock, batch_size=500)
     _lapsed_streak(program, members[-1], clock)

@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from loyaltysite.api import fields
 from members.hooks import member_standing
-from members.models import Member, Program
+from members.models import Member, Program, language_choices
 
 
 class TierRefOut(serializers.Serializer):
@@ -116,6 +116,7 @@ class MemberEnrolledOut(MemberOut):
 
 
 TIME_ZONES = sorted(available_timezones())
+LANGUAGES = [code for code, _name in language_choices()]
 
 
 class ProgramSerializer(serializers.ModelSerializer):
@@ -137,6 +138,10 @@ class ProgramSerializer(serializers.ModelSerializer):
         choices=TIME_ZONES, required=False,
         help_text="IANA time zone where the program's days begin and end.",
     )
+    language = serializers.ChoiceField(
+        choices=LANGUAGES, required=False,
+        help_text="Language (and date, time and number formats) of the portal and console.",
+    )
 
     class Meta:
         model = Program
@@ -144,7 +149,8 @@ class ProgramSerializer(serializers.ModelSerializer):
             "id", "name", "point_name", "point_name_plural", "point_symbol", "currency",
             "earn_rate", "rounding", "point_value", "expiry_policy", "expiry_months",
             "expiry_warning_days", "pending_days", "min_redeem_points", "max_redeem_percent",
-            "reservation_ttl_minutes", "auto_enrol", "time_zone", "is_active", "created_at",
+            "reservation_ttl_minutes", "auto_enrol", "time_zone", "language", "is_active",
+            "created_at",
         ]
         read_only_fields = ["id", "created_at"]
         extra_kwargs = {

@@ -152,13 +152,16 @@ def award_welcome(*, member: Member, clock: Clock = system_clock,
 
 def award_birthday(*, member: Member, clock: Clock = system_clock,
                    actor: str = "system:birthday") -> int:
-    """Birthday points, at most once a calendar year, from the active birthday rules."""
-    year = clock.now().year
+    """Birthday points, at most once a calendar year (of the program's time zone), from the
+    active birthday rules."""
+    tz = member.program.tz
+    year = clock.now().astimezone(tz).year
     try:
         return _award_fixed(
             member=member, kind=EarningRule.Kind.BIRTHDAY, reference=f"birthday:{year}",
             reason="Happy birthday", actor=actor, clock=clock,
-            extra_history_filter={"created_at__year": year},
+            extra_history_filter={"created_at__gte": datetime(year, 1, 1, tzinfo=tz),
+                                  "created_at__lt": datetime(year + 1, 1, 1, tzinfo=tz)},
         )
     except LoyaltyError:
         return 0

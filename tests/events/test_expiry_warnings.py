@@ -122,14 +122,16 @@ def test_the_portal_card_says_what_expires_when(expiring, member, customer_clien
     at(clock, 2025, 2, 3, 9)
     ledger.points_credit(member=member, points=1, actor="t")
 
+    member.program.language = "en-gb"  # dates as the program's language writes them
+    member.program.save(update_fields=["language"])
     at(clock, 2025, 12, 20, 0)
     page = customer_client.get("/").content.decode()
     assert "Points expiring soon" in page
-    assert "120 points expire on 12 January" in page
-    assert "3 February" not in page  # beyond the warning days
+    assert "120 points expire on 12 Jan 2026" in page
+    assert "3 Feb" not in page  # beyond the warning days
 
     at(clock, 2026, 1, 20, 0)
     page = customer_client.get("/").content.decode()
-    assert "1 point expires on 3 February" in page
+    assert "1 point expires on 3 Feb 2026" in page
     at(clock, 2026, 6, 1, 0)
     assert "Points expiring soon" not in customer_client.get("/").content.decode()

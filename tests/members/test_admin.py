@@ -31,7 +31,7 @@ def program_form(program: Program, **changes) -> dict:
         "pending_days": program.pending_days, "min_redeem_points": program.min_redeem_points,
         "max_redeem_percent": program.max_redeem_percent,
         "reservation_ttl_minutes": program.reservation_ttl_minutes,
-        "time_zone": program.time_zone,
+        "time_zone": program.time_zone, "language": program.language,
         "is_active": "on", "auto_enrol": "on",
     }
     data.update(changes)

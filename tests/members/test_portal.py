@@ -95,10 +95,10 @@ def test_the_history_is_paginated_newest_first(customer_client, member, clock):
     )
 
     assert first.status_code == 200
-    assert len(first.context["entries"]) == HISTORY_PAGE_SIZE
-    assert first.context["entries"][0].reason == f"visit {HISTORY_PAGE_SIZE + 4}"
+    assert len(first.context["rows"]) == HISTORY_PAGE_SIZE
+    assert first.context["rows"][0].reason == f"visit {HISTORY_PAGE_SIZE + 4}"
     assert 'rel="next"' in first.content.decode()
-    assert [e.reason for e in second.context["entries"]] == [f"visit {n}" for n in range(4, -1, -1)]
+    assert [e.reason for e in second.context["rows"]] == [f"visit {n}" for n in range(4, -1, -1)]
 
 
 def test_the_history_accepts_the_card_id_as_printed(customer_client, member):

@@ -42,6 +42,12 @@ def _token(page: str) -> str:
     return re.search(r'name="token" value="([^"]+)"', page).group(1)
 
 
+def _confirm_form(client, member, reward) -> dict:
+    """What the confirmation page posts: its one-time token and ``confirm``."""
+    page = client.get(_redeem_url(member, reward)).content.decode()
+    return {"token": _token(page), "confirm": "yes"}
+
+
 @pytest.mark.parametrize("name", ["catalog", "vouchers"])
 def test_anonymous_visitors_are_sent_to_sign_in(client, name):
     response = client.get(reverse(f"rewards_portal:{name}"))
@@ -67,11 +73,9 @@ def test_the_catalog_shows_what_one_can_afford_and_what_is_close(
 
 
 def test_redeeming_shows_the_voucher_with_its_code_and_qr(customer_client, shopper, catalog):
-    page = customer_client.get(reverse("rewards_portal:catalog")).content.decode()
+    form = _confirm_form(customer_client, shopper, catalog["mug"])
 
-    response = customer_client.post(
-        _redeem_url(shopper, catalog["mug"]), {"token": _token(page)}, follow=True
-    )
+    response = customer_client.post(_redeem_url(shopper, catalog["mug"]), form, follow=True)
 
     assert response.status_code == 200
     voucher = Voucher.objects.get()
@@ -85,8 +89,7 @@ def test_redeeming_shows_the_voucher_with_its_code_and_qr(customer_client, shopp
 
 
 def test_a_double_submit_redeems_once(customer_client, shopper, catalog):
-    page = customer_client.get(reverse("rewards_portal:catalog")).content.decode()
-    form = {"token": _token(page)}
+    form = _confirm_form(customer_client, shopper, catalog["coffee"])
 
     first = customer_client.post(_redeem_url(shopper, catalog["coffee"]), form)
     second = customer_client.post(_redeem_url(shopper, catalog["coffee"]), form)
@@ -96,9 +99,34 @@ def test_a_double_submit_redeems_once(customer_client, shopper, catalog):
     assert Member.objects.get(pk=shopper.pk).balance == 200
 
 
+def test_the_redeem_button_asks_for_confirmation_and_redeems_nothing(
+    customer_client, shopper, catalog
+):
+    response = customer_client.get(_redeem_url(shopper, catalog["coffee"]))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Redeem Coffee?" in page
+    assert 'name="confirm" value="yes"' in page
+    assert 'name="csrfmiddlewaretoken"' in page
+    assert "<dd>200</dd>" in page  # what is left after: 300 - 100
+    assert not Redemption.objects.exists()
+    assert Member.objects.get(pk=shopper.pk).balance == 300
+
+
+def test_a_post_without_the_confirmation_redeems_nothing(customer_client, shopper, catalog):
+    response = customer_client.post(_redeem_url(shopper, catalog["coffee"]), {"token": "y" * 20})
+
+    assert response.status_code == 200
+    assert "Redeem Coffee?" in response.content.decode()
+    assert not Redemption.objects.exists()
+    assert Member.objects.get(pk=shopper.pk).balance == 300
+
+
 def test_a_refused_redemption_explains_why(customer_client, shopper, catalog):
     response = customer_client.post(
-        _redeem_url(shopper, catalog["bag"]), {"token": "x" * 20}, follow=True
+        _redeem_url(shopper, catalog["bag"]), {"token": "x" * 20, "confirm": "yes"},
+        follow=True,
     )
 
     assert response.status_code == 200
@@ -110,8 +138,8 @@ def test_redeeming_needs_a_post_with_csrf(shopper, catalog, customer_user):
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(customer_user)
 
-    assert strict.get(_redeem_url(shopper, catalog["coffee"])).status_code == 405
-    assert strict.post(_redeem_url(shopper, catalog["coffee"])).status_code == 403
+    assert strict.post(_redeem_url(shopper, catalog["coffee"]),
+                       {"confirm": "yes"}).status_code == 403
     assert not Redemption.objects.exists()
 
 
@@ -123,10 +151,13 @@ def test_someone_elses_card_or_reward_is_not_found(
     foreign_reward = Factory(program=other_program, points_cost=1)
     fund(other_member, 500)
 
-    assert customer_client.post(_redeem_url(other_member, catalog["coffee"])).status_code == 404
-    assert customer_client.post(_redeem_url(shopper, foreign_reward)).status_code == 404
+    confirm = {"confirm": "yes"}
     assert customer_client.post(
-        reverse("rewards_portal:redeem", args=[shopper.card_id, 10**9])
+        _redeem_url(other_member, catalog["coffee"]), confirm).status_code == 404
+    assert customer_client.post(_redeem_url(shopper, foreign_reward), confirm).status_code == 404
+    assert customer_client.get(_redeem_url(shopper, foreign_reward)).status_code == 404
+    assert customer_client.post(
+        reverse("rewards_portal:redeem", args=[shopper.card_id, 10**9]), confirm
     ).status_code == 404
     assert not Redemption.objects.exists()
 

@@ -3,6 +3,13 @@
 Idempotent: a second run finds everything in place, adds no history, and prints the logins
 and a fresh API key (keys are stored hashed, so an old one cannot be shown again; earlier demo
 keys are revoked).
+
+Time order: each member's entries are posted in the order of their dates, so the balance after
+each entry reads as a running balance. The apps' configuration comes first (``prepare_demo``:
+the tier ladder, the earning rules), then each member joins and earns over an older stretch
+(``HISTORY_START_DAYS`` ago until ``HISTORY_END_DAYS`` ago), and only then the apps write their
+more recent history (``seed_demo``: tiers' streaks from six weeks ago, rules' orders from four,
+rewards and referrals now).
 """
 
 from __future__ import annotations
@@ -24,11 +31,14 @@ from members.services import (
     api_key_create,
     customer_get_or_create,
     member_enrol,
+    member_welcome,
     merchant_create,
     staff_attach,
 )
 
 DEMO_APPS = ["tiers", "rules", "rewards", "referrals", "events"]  # tiers first: orders lift members
+HISTORY_START_DAYS = 160  # enrolment and the welcome gift
+HISTORY_END_DAYS = 60  # the older history is spendable by then; the apps' demos begin after
 PASSWORD = "demo-pass-2026"
 LOGINS = [
     ("owner@demo.test", "Owner (merchant console, /admin/)"),
@@ -88,8 +98,14 @@ class Command(BaseCommand):
                 "currency": "EUR", "earn_rate": Decimal("1"), "point_value": Decimal("0.01"),
                 "pending_days": 14, "expiry_policy": Program.ExpiryPolicy.AFTER_EARN,
                 "expiry_months": 12, "min_redeem_points": 100, "max_redeem_percent": 50,
+                "time_zone": "Europe/Berlin", "language": "en-gb",
             },
         )
+        modules = [m for m in map(_demo_module, DEMO_APPS) if m is not None]
+        for module in modules:
+            if hasattr(module, "prepare_demo"):
+                module.prepare_demo(merchant=merchant, program=program)
+        joined = FrozenClock(system_clock.now() - timedelta(days=HISTORY_START_DAYS))
         members = []
         fresh = []
         for external_id, email, name in CUSTOMERS:
@@ -99,17 +115,13 @@ class Command(BaseCommand):
             )
             member = Member.objects.filter(program=program, customer=customer).first()
             if member is None:
-                member = member_enrol(program=program, customer=customer)
+                member = member_enrol(program=program, customer=customer, clock=joined)
                 fresh.append(member)
             members.append(member)
         for member in fresh:
             if not Entry.objects.filter(member=member).exists():
                 self._history(member, index=members.index(member))
-        for app in DEMO_APPS:
-            try:
-                module = importlib.import_module(f"{app}.demo")
-            except ModuleNotFoundError:
-                continue
+        for module in modules:
             module.seed_demo(merchant=merchant, program=program, members=members,
                              clock=system_clock)
         MerchantAPIKey.objects.filter(merchant=merchant, name="demo", revoked=False).update(
@@ -119,9 +131,12 @@ class Command(BaseCommand):
         return raw_key, program
 
     def _history(self, member: Member, *, index: int) -> None:
-        """Three months of earning and spending, written through the ledger as it happened."""
-        clock = FrozenClock(system_clock.now() - timedelta(days=90))
+        """Earning and spending from enrolment until ``HISTORY_END_DAYS`` ago, written through
+        the ledger as it happened, in date order."""
+        end = system_clock.now() - timedelta(days=HISTORY_END_DAYS)
+        clock = FrozenClock(member.enrolled_at)
         with use_clock(clock):
+            member_welcome(member=member, clock=clock)
             for week in range(12):
                 clock.advance(days=7)
                 points = 40 + (index * 17 + week * 23) % 160
@@ -139,8 +154,17 @@ class Command(BaseCommand):
                             reason="Free coffee", reference=f"demo-redeem-{member.pk}-{week}",
                         )
             if index % 3 == 0:
+                clock.advance(days=1)
                 ledger.points_adjust(
                     member=member, points=50, actor="system:demo",
                     reason="Goodwill: order arrived late",
                 )
-        ledger.points_make_available(member=member)
+            clock.set(end)
+            ledger.points_make_available(member=member)
+
+
+def _demo_module(app: str):
+    try:
+        return importlib.import_module(f"{app}.demo")
+    except ModuleNotFoundError:
+        return None
