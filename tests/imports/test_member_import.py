@@ -190,6 +190,13 @@ def test_rows_land_in_the_importing_users_merchant_only(
     assert response.context["result"].invalid_rows[0].error_dict["program"]
 
 
+def test_the_member_list_offers_import_and_export_to_an_owner(owner_client, program):
+    page = owner_client.get("/admin/members/member/").content.decode()
+
+    assert "/admin/members/member/import/" in page
+    assert "/admin/members/member/export/" in page
+
+
 def test_only_a_merchants_owner_may_import_balances(manager_client, program):
     page = manager_client.get("/admin/members/member/")
 
