@@ -398,6 +398,7 @@ class ConsoleImportExportMixin(ConsoleExportMixin, ImportMixin):
     Importing needs the add permission of the list's model (Owners)."""
 
     import_form_class = ImportForm
+    import_export_change_list_template = "admin/import_export/change_list_import_export.html"
     import_resource: type[BulkImportResource]
 
     def get_import_resource_classes(self, request):
