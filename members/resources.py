@@ -9,7 +9,8 @@ the last one (``after_import``), set-based, through the write paths: ``members.i
 customers and enrolments, ``ledger.services.points_open_bulk`` for opening balances. The
 console's first step is django-import-export's dry run: it reads every row, shows each row's
 outcome (new, already imported, or its errors) and writes nothing; only a file without errors
-can be confirmed, and the confirmed import reads the file again and writes.
+can be confirmed, and the confirmed import reads the file again and writes. The page lists a
+large file's first 500 rows (``ShortResult``), with every invalid row.
 
 A member row's opening balance is one ``adjust`` entry with the reason "Opening balance
 (import)" and the reference ``import:<external id>``, keyed ``import-opening:<external id>``
@@ -49,7 +50,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from import_export import fields, resources
 from import_export.admin import ExportMixin, ImportMixin
-from import_export.results import RowResult
+from import_export.results import Result, RowResult
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 
 from ledger.models import Entry
@@ -115,6 +116,17 @@ def _customer_fields(row: dict, errors: dict[str, list[str]]) -> CustomerRow:
     return CustomerRow(external_id=external_id, email=email, name=name, birthday=birthday)
 
 
+class ShortResult(Result):
+    """An import's result that lists its first ``SHOWN`` rows (a 100,000-row file must not
+    become a 100,000-row page); the totals and every invalid row are all kept."""
+
+    SHOWN = 500
+
+    def append_row_result(self, row_result: RowResult) -> None:
+        if len(self.rows) < self.SHOWN:
+            super().append_row_result(row_result)
+
+
 class BulkImportResource(resources.Resource):
     """Rows checked one by one, written together at the end (see the module's docstring)."""
 
@@ -138,6 +150,9 @@ class BulkImportResource(resources.Resource):
     @classmethod
     def get_display_name(cls) -> str:
         return getattr(cls._meta, "name", None) or cls.__name__
+
+    def get_result_class(self) -> type[Result]:
+        return ShortResult
 
     def get_diff_headers(self) -> list[str]:
         return list(self.columns)

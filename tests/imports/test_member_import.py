@@ -217,3 +217,16 @@ def test_the_import_page_shows_the_expected_columns_in_the_console(owner_client,
 
     for column in ("external_id", "program", "balance"):
         assert column in page
+
+
+def test_a_large_dry_run_lists_its_first_rows_and_counts_them_all(owner_client, program):
+    from members.resources import ShortResult
+
+    rows = [{"external_id": f"L-{i}", "balance": "1"} for i in range(ShortResult.SHOWN + 20)]
+    rows.append({"external_id": "BAD", "balance": "-1"})
+
+    result = dry_run(owner_client, rows).context["result"]
+
+    assert len(result.rows) == ShortResult.SHOWN
+    assert result.totals["new"] == ShortResult.SHOWN + 20
+    assert [r.number for r in result.invalid_rows] == [len(rows)]
