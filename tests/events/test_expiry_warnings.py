@@ -125,11 +125,11 @@ def test_the_portal_card_says_what_expires_when(expiring, member, customer_clien
     at(clock, 2025, 12, 20, 0)
     page = customer_client.get("/").content.decode()
     assert "Points expiring soon" in page
-    assert "120 points expire on 12 January" in page
-    assert "3 February" not in page  # beyond the warning days
+    assert "120 points expire on Jan. 12, 2026" in page  # the language's date format
+    assert "Feb. 3" not in page  # beyond the warning days
 
     at(clock, 2026, 1, 20, 0)
     page = customer_client.get("/").content.decode()
-    assert "1 point expires on 3 February" in page
+    assert "1 point expires on Feb. 3, 2026" in page
     at(clock, 2026, 6, 1, 0)
     assert "Points expiring soon" not in customer_client.get("/").content.decode()
