@@ -50,6 +50,13 @@ def _script(captured: dict) -> str:
                      lambda m: "'{" + ",".join([":mid"] * m.group(0).count(str(member))) + "}'",
                      sql)
         sql = re.sub(rf"VALUES \((\d+), (\d+), {member}, ", r"VALUES (\1, \2, :mid, ", sql)
+        # the outbox's event ids are unique: a fresh one on each replay
+        sql = re.sub(r"'evt_[0-9a-f]{32}'", "('evt_' || md5(random()::text))", sql)
+        if sql.startswith('INSERT INTO "ledger_idempotencykey"') and "RETURNING id" in sql:
+            lines.append(sql + " \\gset key_")  # the new key's id, for its outcome below
+            continue
+        if sql.startswith('UPDATE "ledger_idempotencykey"'):
+            sql = re.sub(r'"id" IN \(\d+\)', '"id" IN (:key_id)', sql)
         lines.append(sql + ";")
     return "\n".join(lines) + "\n"
 

@@ -11,9 +11,12 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from unfold.decorators import display
 
+from accounts.selectors import actor_labels
 from members.admin import MerchantScopedAdmin
+from members.resources import ConsoleExportMixin
 
 from .models import Entry, Hold
+from .resources import EntryExportResource
 
 
 def card_html(member) -> str:
@@ -34,10 +37,11 @@ class ReadOnlyAdmin(MerchantScopedAdmin):
 
 
 @admin.register(Entry)
-class EntryAdmin(ReadOnlyAdmin):
+class EntryAdmin(ConsoleExportMixin, ReadOnlyAdmin):
+    export_resource = EntryExportResource
     list_display = [
         "created_at", "card", "program", "kind", "signed_points", "balance_after", "reason",
-        "reference", "actor",
+        "reference", "actor_label",
     ]
     list_filter = ["kind", "program"]
     list_select_related = ["member", "program"]
@@ -46,10 +50,24 @@ class EntryAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     fields = [
         "created_at", "member", "program", "kind", "points", "balance_delta", "pending_delta",
-        "reserved_delta", "balance_after", "reason", "reference", "rule", "reverses", "actor",
-        "metadata",
+        "reserved_delta", "balance_after", "reason", "reference", "rule", "reverses",
+        "actor_label", "metadata",
     ]
     readonly_fields = fields
+
+    def get_changelist_instance(self, request):
+        # The page's staff actors resolved to their e-mail in one query.
+        changelist = super().get_changelist_instance(request)
+        changelist.result_list = list(changelist.result_list)
+        labels = actor_labels(entry.actor for entry in changelist.result_list)
+        for entry in changelist.result_list:
+            entry.actor_text = labels.get(entry.actor, entry.actor)
+        return changelist
+
+    @display(description=_("Actor"), ordering="actor")
+    def actor_label(self, obj: Entry) -> str:
+        label = getattr(obj, "actor_text", None)
+        return label if label is not None else actor_labels([obj.actor])[obj.actor]
 
     @display(description=_("Card"), ordering="member__card_id")
     def card(self, obj: Entry) -> str:

@@ -10,6 +10,7 @@ anything rejected writes nothing.
 from __future__ import annotations
 
 import calendar
+import json
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -635,3 +636,268 @@ def points_expiry_warn(*, member: Member, clock: Clock = system_clock) -> int:
              })
         sent += 1
     return sent
+
+
+@dataclass(frozen=True)
+class Opening:
+    """One member's opening balance in a bulk posting: ``key`` is its natural idempotency key
+    (unique in the program, e.g. ``import-opening:<external id>``), ``reference`` the entry's."""
+
+    member_id: int
+    points: int
+    key: str
+    reference: str = ""
+
+
+_CLAIM_MANY_SQL = (
+    "INSERT INTO {table} (merchant_id, program_id, key, fingerprint, status_code,"
+    " response_body, created_at) {rows}"
+    " ON CONFLICT (merchant_id, key) DO NOTHING RETURNING key"
+)
+_BULK_CHUNK = 20_000
+
+
+def _claim_openings(
+    *, program: Program, openings: list[Opening], now: datetime
+) -> set[str]:
+    """Claim every opening's key (``ledger.idempotency``'s key rows, ``'<program>:<key>'``)
+    in set-based statements; returns the keys claimed here (the others were posted before,
+    or by a concurrent import that now holds them). Each key's outcome is stored with it."""
+    from django.db import connection
+
+    from .idempotency import fingerprint
+    from .models import IdempotencyKey
+
+    table = connection.ops.quote_name(IdempotencyKey._meta.db_table)
+    prefix = f"{program.pk}:"
+    claimed: set[str] = set()
+    chunk_size = _BULK_CHUNK if connection.vendor == "postgresql" else 2000
+    with connection.cursor() as cursor:
+        for start in range(0, len(openings), chunk_size):
+            chunk = openings[start:start + chunk_size]
+            keys = [f"{prefix}{o.key}" for o in chunk]
+            prints = [fingerprint("opening", o.member_id, o.points) for o in chunk]
+            bodies = [json.dumps({"opening_points": o.points}) for o in chunk]
+            if connection.vendor == "postgresql":
+                rows = ("SELECT %s, %s, v.k, v.f, 201, v.b::jsonb, %s FROM unnest("
+                        "%s::text[], %s::text[], %s::text[]) AS v(k, f, b)")
+                params = [program.merchant_id, program.pk, now, keys, prints, bodies]
+            else:
+                rows = "VALUES " + ", ".join(["(%s, %s, %s, %s, 201, %s, %s)"] * len(chunk))
+                params = [value for k, f, b in zip(keys, prints, bodies, strict=True)
+                          for value in (program.merchant_id, program.pk, k, f, b, now)]
+            cursor.execute(_CLAIM_MANY_SQL.format(table=table, rows=rows), params)
+            claimed.update(row[0] for row in cursor.fetchall())
+    return {key.removeprefix(prefix) for key in claimed}
+
+
+@dataclass(frozen=True)
+class _Figures:
+    program_id: int
+    status: str
+    balance: int
+    pending_points: int
+    reserved_points: int
+    lifetime_points: int
+
+
+def _lock_figures(member_ids: list[int]) -> dict[int, _Figures]:
+    """Lock many member rows in primary-key order (``ledger.locking``'s rule) and read the
+    figures a bulk posting needs, without a model instance per member."""
+    figures: dict[int, _Figures] = {}
+    ids = sorted(set(member_ids))
+    for start in range(0, len(ids), _BULK_CHUNK):
+        rows = (
+            Member._base_manager.select_for_update()
+            .filter(pk__in=ids[start:start + _BULK_CHUNK]).order_by("pk")
+            .values_list("pk", "program_id", "status", "balance", "pending_points",
+                         "reserved_points", "lifetime_points")
+        )
+        figures.update((row[0], _Figures(*row[1:])) for row in rows)
+    return figures
+
+
+@dataclass(frozen=True)
+class _After:
+    """A member's figures right after a bulk posting (and, numbered, their event's number and
+    figures as events carry them)."""
+
+    balance: int
+    pending_points: int
+    reserved_points: int
+    lifetime_points: int
+    sequence: int | None = None
+    figures: dict[str, Any] | None = None
+
+
+def _bump_sql(numbered: bool) -> str:
+    from django.db import connection
+
+    from events.outbox import member_figures_sql
+    from members.models import Customer
+
+    member = connection.ops.quote_name(Member._meta.db_table)
+    customer = connection.ops.quote_name(Customer._meta.db_table)
+    bump = ", event_sequence = m.event_sequence + 1" if numbered else ""
+    return f"""WITH locked AS (
+    SELECT id FROM {member} WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id FOR UPDATE
+)
+UPDATE {member} m SET balance = m.balance + v.p, lifetime_points = m.lifetime_points + v.p{bump}
+FROM {customer} c, unnest(%(ids)s::bigint[], %(points)s::bigint[]) AS v(id, p)
+WHERE m.id = v.id AND c.id = m.customer_id AND m.id IN (SELECT id FROM locked)
+  AND m.program_id = %(program)s AND m.status = 'active'
+RETURNING m.id, m.balance, m.pending_points, m.reserved_points, m.lifetime_points,
+          m.event_sequence, {member_figures_sql("m", "c")}"""
+
+
+def _bump_members(
+    *, program: Program, openings: list[Opening], numbered: bool
+) -> dict[int, _After]:
+    """Add each opening's points to its member's balance and lifetime points, under the row
+    locks (taken in primary-key order), refusing the whole batch when a member is not an
+    active member of ``program``. On PostgreSQL one statement per 20,000 members, which also
+    numbers their next event when ``numbered`` (``events.outbox.emit_numbered``)."""
+    from django.db import connection
+
+    after: dict[int, _After] = {}
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            for start in range(0, len(openings), _BULK_CHUNK):
+                chunk = openings[start:start + _BULK_CHUNK]
+                cursor.execute(_bump_sql(numbered), {
+                    "ids": [o.member_id for o in chunk], "points": [o.points for o in chunk],
+                    "program": program.pk,
+                })
+                for row in cursor.fetchall():
+                    figures = row[6] if isinstance(row[6], dict) else json.loads(row[6])
+                    after[row[0]] = _After(*row[1:5], sequence=row[5] if numbered else None,
+                                           figures=figures if numbered else None)
+        missing = [o.member_id for o in openings if o.member_id not in after]
+        if missing:
+            status = Member._base_manager.filter(pk=missing[0], program_id=program.pk).values_list(
+                "status", flat=True).first()
+            if status is None:
+                raise ValidationFailed(f"Member {missing[0]} is not in {program}.",
+                                       field="member")
+            raise MemberInactive(f"Member {missing[0]} is {status}.", field="member")
+        return after
+    figures = _lock_figures([o.member_id for o in openings])
+    for o in openings:
+        member = figures.get(o.member_id)
+        if member is None or member.program_id != program.pk:
+            raise ValidationFailed(f"Member {o.member_id} is not in {program}.", field="member")
+        if member.status != Member.Status.ACTIVE:
+            raise MemberInactive(f"Member {o.member_id} is {member.status}.", field="member")
+    table = connection.ops.quote_name(Member._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET balance = balance + %s,"
+            " lifetime_points = lifetime_points + %s WHERE id = %s",
+            [(o.points, o.points, o.member_id) for o in openings],
+        )
+    return {
+        o.member_id: _After(
+            balance=figures[o.member_id].balance + o.points,
+            pending_points=figures[o.member_id].pending_points,
+            reserved_points=figures[o.member_id].reserved_points,
+            lifetime_points=figures[o.member_id].lifetime_points + o.points,
+        )
+        for o in openings
+    }
+
+
+def points_open_bulk(
+    *,
+    program: Program,
+    openings: list[Opening],
+    actor: Actor | str,
+    reason: str = "Opening balance (import)",
+    clock: Clock = system_clock,
+) -> dict[int, Entry]:
+    """Post many members' opening balances (an import), set-based, in one transaction.
+
+    Each opening is one ``adjust`` entry with ``reason`` and one spendable lot (the program's
+    expiry applies from now), exactly what ``points_adjust`` writes for a positive correction,
+    and each is applied at most once: its natural key is claimed in ``ledger.idempotency``'s
+    table first, and an opening whose key is taken already writes nothing. The members are
+    locked in primary-key order; an opening for a member who is not active, or of another
+    program, is refused (``MemberInactive``, ``ValidationFailed``) and nothing is written.
+    Entries, lots and the figures are written by a few statements per 20,000 members
+    (``loyaltysite.bulk``), not several per member: on PostgreSQL the members' figures and
+    their next event number change in one UPDATE whose ``RETURNING`` gives the events their
+    figures (``events.outbox.emit_numbered``), so each member row is written once. The
+    after-post hooks hear each entry as they would one by one.
+
+    Returns the posted entries by member id (members whose key was taken are absent).
+    """
+    from django.db import connection
+
+    from events.outbox import emit_many, emit_numbered
+    from loyaltysite.bulk import insert_rows
+
+    if not openings:
+        return {}
+    for opening in openings:
+        _check_points(opening.points)
+    if len({o.member_id for o in openings}) != len(openings):
+        raise ValidationFailed("One opening balance per member.", field="member")
+    now = clock.now()
+    label = _actor(actor)[:128]
+    with transaction.atomic():
+        claimed = _claim_openings(program=program, openings=openings, now=now)
+        todo = [o for o in openings if o.key in claimed]
+        if not todo:
+            return {}
+        event_type = events.event_type_for(Entry.Kind.ADJUST)
+        numbered = bool(event_type) and connection.vendor == "postgresql"
+        after = _bump_members(program=program, openings=todo, numbered=numbered)
+        rows = insert_rows(Entry, {
+            "member_id": [o.member_id for o in todo], "points": [o.points for o in todo],
+            "balance_delta": [o.points for o in todo],
+            "balance_after": [after[o.member_id].balance for o in todo],
+            "reference": [o.reference[:128] for o in todo],
+        }, same={
+            "merchant_id": program.merchant_id, "program_id": program.pk,
+            "kind": Entry.Kind.ADJUST.value, "actor": label, "reason": reason[:255],
+            "metadata": {"opening_balance": True}, "created_at": now,
+        })
+        entries = [
+            Entry(id=row[0], merchant_id=program.merchant_id, program_id=program.pk,
+                  member_id=o.member_id, kind=Entry.Kind.ADJUST, points=o.points,
+                  balance_delta=o.points, balance_after=after[o.member_id].balance,
+                  reference=o.reference[:128], actor=label, reason=reason[:255],
+                  metadata={"opening_balance": True}, created_at=now)
+            for row, o in zip(rows, todo, strict=True)
+        ]
+        expires_at = expiry_for(program, now)
+        insert_rows(Lot, {
+            "member_id": [e.member_id for e in entries], "entry_id": [e.pk for e in entries],
+            "points": [e.points for e in entries], "remaining": [e.points for e in entries],
+        }, same={
+            "merchant_id": program.merchant_id, "pending": False, "available_at": now,
+            "expires_at": expires_at, "created_at": now,
+        })
+        if numbered:
+            emit_numbered(event_type, merchant_id=program.merchant_id, program_id=program.pk,
+                          clock=clock, events=[
+                              (e.member_id, after[e.member_id].sequence,
+                               {"entry": events.entry_payload(e),
+                                "member": after[e.member_id].figures})
+                              for e in entries
+                          ])
+        elif event_type:
+            emit_many(event_type, merchant_id=program.merchant_id, program_id=program.pk,
+                      clock=clock,
+                      members=[(e.member_id, {"entry": events.entry_payload(e)})
+                               for e in entries])
+        if hooks.active():
+            for e in entries:
+                figures = after[e.member_id]
+                hooks.after_post(hooks.Posted(
+                    entry=e, member_id=e.member_id, merchant_id=program.merchant_id,
+                    program_id=program.pk, balance=figures.balance,
+                    pending_points=figures.pending_points,
+                    reserved_points=figures.reserved_points,
+                    lifetime_points=figures.lifetime_points, lifetime_delta=e.points,
+                ))
+        return {e.member_id: e for e in entries}

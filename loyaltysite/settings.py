@@ -4,10 +4,14 @@ Development defaults are safe and need nothing set: SQLite in the project folder
 Production is `DEBUG=False`, which refuses to start without `SECRET_KEY`.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.templatetags.static import static
+from django.urls import reverse_lazy
+from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -18,8 +22,8 @@ env = environ.Env(
     LOG_LEVEL=(str, "INFO"),
     LOYALTY_JOB_BATCH_SIZE=(int, 500),
     LOYALTY_IDEMPOTENCY_TTL_HOURS=(int, 48),
-    SECURE_SSL_REDIRECT=(bool, False),
     API_RATE_LIMIT=(int, 1200),
+    API_CACHE_SECONDS=(int, 30),
     DB_POOL=(bool, True),
     DB_POOL_MIN_SIZE=(int, 2),
     DB_POOL_MAX_SIZE=(int, 20),
@@ -29,6 +33,18 @@ env = environ.Env(
     WEBHOOKS_TIMEOUT=(float, 10.0),
     WEBHOOKS_DISABLE_AFTER_DAYS=(int, 5),
     EVENTS_RETENTION_DAYS=(int, 30),
+    AXES_FAILURE_LIMIT=(int, 5),
+    AXES_COOLOFF_MINUTES=(int, 30),
+    SECURE_HSTS_SECONDS=(int, 31536000),
+    SECURE_HSTS_INCLUDE_SUBDOMAINS=(bool, True),
+    SECURE_HSTS_PRELOAD=(bool, True),
+    SESSION_COOKIE_AGE=(int, 60 * 60 * 12),
+    EMAIL_HOST=(str, ""),
+    EMAIL_PORT=(int, 587),
+    EMAIL_HOST_USER=(str, ""),
+    EMAIL_HOST_PASSWORD=(str, ""),
+    EMAIL_USE_TLS=(bool, True),
+    DEFAULT_FROM_EMAIL=(str, "Loyalty <no-reply@localhost>"),
 )
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
@@ -43,6 +59,7 @@ CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS")
 INSTALLED_APPS = [
     "unfold",
     "unfold.contrib.filters",
+    "unfold.contrib.import_export",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -54,6 +71,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_api_key",
     "django_filters",
+    "import_export",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "pgtrigger",
@@ -65,6 +83,12 @@ INSTALLED_APPS = [
     "rewards",
     "referrals",
     "events",
+    "analytics",
+    "accounts",
+    "axes",
+    "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "django_tasks",
     "django_tasks_db",
 ]
@@ -77,10 +101,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accounts.middleware.ContentSecurityPolicyMiddleware",
     "members.middleware.TenantScopeMiddleware",
     "members.middleware.ProgramLocaleMiddleware",
+    "accounts.middleware.ConsoleTwoFactorMiddleware",
+    # Last: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "loyaltysite.urls"
@@ -156,22 +185,94 @@ STORAGES = {
         )
     },
 }
-MEDIA_URL = "media/"
-MEDIA_ROOT = BASE_DIR / "media"
+# Uploads (reward images): served by Django itself only with DEBUG on; in production the web
+# server in front serves MEDIA_ROOT at MEDIA_URL.
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+# Uploads above this size are refused (a reward image).
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 LOGIN_URL = "portal:login"
-LOGIN_REDIRECT_URL = "portal:home"
+# A sign-in without ``next`` lands customers on the portal, staff on the console (on either
+# door: ``accounts.views.landing``).
+LOGIN_REDIRECT_URL = "accounts:landing"
 LOGOUT_REDIRECT_URL = "portal:login"
 
 # Bodies above this are refused with 413 before any parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
+# -- The two front doors (SPEC 13, 14): sign-in throttling, sessions, CSP -----------------------
+# django-axes: AXES_FAILURE_LIMIT failed sign-ins for one username from one address lock that
+# pair out for AXES_COOLOFF_MINUTES, on the console and the portal alike; the lockout page is
+# ``accounts/lockout.html`` (HTTP 429). A successful sign-in clears the count.
+AUTHENTICATION_BACKENDS = [
+    "accounts.backends.ThrottledSignInBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env("AXES_FAILURE_LIMIT")
+AXES_COOLOFF_TIME = timedelta(minutes=env("AXES_COOLOFF_MINUTES"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/lockout.html"
+AXES_VERBOSE = False
+
+SESSION_COOKIE_AGE = env("SESSION_COOKIE_AGE")
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 if not DEBUG:
+    # HTTPS only: secure cookies, HSTS (a year, subdomains, preload by default) and a redirect
+    # to https (SECURE_SSL_REDIRECT=False when a proxy in front already redirects).
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
-    SECURE_SSL_REDIRECT = env("SECURE_SSL_REDIRECT")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SECURE_HSTS_SECONDS = env("SECURE_HSTS_SECONDS")
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env("SECURE_HSTS_INCLUDE_SUBDOMAINS")
+    SECURE_HSTS_PRELOAD = env("SECURE_HSTS_PRELOAD")
+    # /healthz is probed over plain http inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# django-csp: this origin only. The portal runs no inline script or style at all; the console
+# (django-unfold) needs Alpine.js's evaluated attributes and its inline styles, which
+# ``accounts.middleware.ContentSecurityPolicyMiddleware`` allows under /admin/ only. Images may
+# also come from https (a reward's image URL) and data: URIs (QR codes). The API docs set their
+# own header (loyaltysite/api/docs.py), which the middleware leaves alone.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "https:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
+# Two-factor sign-in for staff (django-otp, TOTP): ``accounts`` owns enrolment and the policy.
+OTP_TOTP_ISSUER = "Loyalty console"
+
+# E-mail (password reset): printed to the console unless EMAIL_HOST names an SMTP server.
+EMAIL_HOST = env("EMAIL_HOST")
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env("EMAIL_PORT")
+EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env("EMAIL_USE_TLS")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["loyaltysite.api.auth.MerchantApiKeyAuthentication"],
@@ -222,6 +323,8 @@ SPECTACULAR_SETTINGS = {
 
 API_KEY_CUSTOM_HEADER = None  # `Authorization: Api-Key <key>`
 API_RATE_LIMIT = env("API_RATE_LIMIT")  # requests per minute per API key (a key may override)
+# How long a process keeps API keys and programs it read (loyaltysite/api/cache.py); 0: off.
+API_CACHE_SECONDS = env("API_CACHE_SECONDS")
 
 UNFOLD = {
     "SITE_TITLE": "Loyalty console",
@@ -229,6 +332,15 @@ UNFOLD = {
     "SITE_SYMBOL": "loyalty",
     "SHOW_HISTORY": True,
     "DASHBOARD_CALLBACK": "members.dashboard.dashboard_callback",
+    "SITE_FAVICONS": [
+        {"rel": "icon", "type": "image/svg+xml", "href": lambda request: static("favicon.svg")},
+    ],
+    "ACCOUNT": {
+        "navigation": [
+            {"title": _("Two-factor sign-in"),
+             "link": reverse_lazy("accounts:two_factor")},
+        ],
+    },
     "ENVIRONMENT": "members.dashboard.environment_callback",
 }
 
@@ -262,5 +374,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
                              "level": env("LOG_LEVEL")}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"},
+                # Failed sign-ins and lockouts are WARNING; every success would be INFO.
+                "axes": {"level": "WARNING"}},
 }

@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
@@ -21,6 +23,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SwaggerDocsView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", RedocDocsView.as_view(url_name="schema"), name="api-redoc"),
+    path("", include("accounts.urls")),  # before the console: /admin/two-factor/
     path("admin/", admin.site.urls),
     path("", include("members.portal_urls")),
     path("", include("rules.portal_urls")),
@@ -29,3 +32,11 @@ urlpatterns = [
     path("", include("events.urls")),
     path("", include("tiers.portal_urls")),
 ]
+
+# Uploaded media (reward images) in development; a web server serves MEDIA_ROOT in production.
+if settings.DEBUG:
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+# Error pages in the console's or the portal's frame (500.html stands alone: no database).
+handler403 = "accounts.views.permission_denied"
+handler404 = "accounts.views.page_not_found"

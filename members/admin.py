@@ -51,6 +51,13 @@ from .models import (
     StaffMembership,
     normalize_card_id,
 )
+from .resources import (
+    ConsoleImportExportMixin,
+    CustomerExportResource,
+    CustomerImportResource,
+    MemberExportResource,
+    MemberImportResource,
+)
 from .services import (
     PROGRAM_FIELDS,
     api_key_create,
@@ -366,8 +373,10 @@ class CustomerMemberInline(TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(MerchantScopedAdmin):
+class CustomerAdmin(ConsoleImportExportMixin, MerchantScopedAdmin):
     form = CustomerForm
+    import_resource = CustomerImportResource
+    export_resource = CustomerExportResource
     list_display = ["__str__", "email", "external_id", "portal_account", "created_at"]
     search_fields = ["external_id", "email", "name"]
     readonly_fields = ["created_at"]
@@ -416,10 +425,12 @@ class RecentEntryInline(TabularInline):
 
 
 @admin.register(Member)
-class MemberAdmin(MerchantScopedAdmin):
+class MemberAdmin(ConsoleImportExportMixin, MerchantScopedAdmin):
     """Members: figures read-only; points and status change only through actions."""
 
     form = MemberEnrolForm
+    import_resource = MemberImportResource  # with opening balances, through the ledger
+    export_resource = MemberExportResource
     merchant_source = "program"
     list_display = [
         "card", "customer", "program", "status_label", "balance", "pending_points",

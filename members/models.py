@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
 
+from loyaltysite.api.cache import invalidate
 from loyaltysite.formatting import card_id_display
 
 CARD_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
@@ -49,6 +50,24 @@ def normalize_card_id(value: str) -> str:
     return cleaned.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
 
 
+class InvalidatingQuerySet(models.QuerySet):
+    """Bulk updates and deletes drop the API's cached keys and programs (``save()`` and
+    ``delete()`` of one row do it through signals, ``members/apps.py``)."""
+
+    def update(self, **kwargs):
+        count = super().update(**kwargs)
+        invalidate()
+        return count
+
+    def delete(self):
+        result = super().delete()
+        invalidate()
+        return result
+
+
+InvalidatingManager = models.Manager.from_queryset(InvalidatingQuerySet)
+
+
 def language_choices() -> list[tuple[str, str]]:
     """The languages the console and the portal are shipped in (``settings.LANGUAGES``)."""
     return list(settings.LANGUAGES)
@@ -61,6 +80,8 @@ class Merchant(models.Model):
     slug = models.SlugField(_("slug"), max_length=64, unique=True)
     is_active = models.BooleanField(_("is active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects = InvalidatingManager()
 
     class Meta:
         verbose_name = _("merchant")
@@ -166,7 +187,7 @@ class Program(models.Model):
     deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
-    objects = ScopedManager(merchant="merchant")
+    objects = ScopedManager(merchant="merchant", _manager_class=InvalidatingManager)
 
     class Meta:
         verbose_name = _("program")
@@ -358,7 +379,10 @@ class MerchantAPIKey(AbstractAPIKey):
         help_text=_("Requests per minute this key may make; empty: the platform's default."),
     )
 
-    objects = ScopedManager(merchant="merchant", _manager_class=APIKeyManager)
+    objects = ScopedManager(
+        merchant="merchant",
+        _manager_class=APIKeyManager.from_queryset(InvalidatingQuerySet),
+    )
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = _("API key")

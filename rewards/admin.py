@@ -86,16 +86,20 @@ class RewardAdmin(MerchantScopedAdmin):
     """Owners manage the catalog (``change_reward``); Managers only read it."""
 
     merchant_source = "program"
+    # Few, narrow columns: the list fits 1366 px beside the sidebar without scrolling sideways
+    # (the limit per member and the minimum tier are on the reward's page).
     list_display = [
-        "name", "program", "kind", "points_cost", "stock_left", "reserved_units",
-        "per_member_limit", "min_tier", "window", "is_active",
+        "name", "program", "kind", "points_cost", "stock_left", "reserved_units", "window",
+        "is_active",
     ]
     list_filter = ["is_active", "kind", "program"]
     list_select_related = ["program", "min_tier"]
     search_fields = ["name", "description"]
     readonly_fields = ["created_at", "updated_at"]
     fieldsets = [
-        (None, {"fields": ["program", "name", "description", "image_url", "is_active"]}),
+        (None, {"fields": [
+            "program", "name", "description", "image", "image_url", "is_active",
+        ]}),
         (_("Cost and value"), {"fields": ["points_cost", "kind", "value"]}),
         (_("Availability"), {"fields": [
             "stock", "per_member_limit", "min_tier", "starts_at", "ends_at",
@@ -125,7 +129,7 @@ class RewardAdmin(MerchantScopedAdmin):
     def stock_left(self, obj: Reward) -> str:
         return gettext("unlimited") if obj.stock is None else str(obj.stock)
 
-    @display(description=_("Held by reservations"), ordering="reserved_total")
+    @display(description=_("Reserved"), ordering="reserved_total")
     def reserved_units(self, obj: Reward) -> int:
         return obj.reserved_total
 
@@ -143,6 +147,8 @@ class RewardAdmin(MerchantScopedAdmin):
             for name in (form.changed_data if change else form.cleaned_data)
             if name in services.REWARD_FIELDS
         }
+        if "image" in fields and not fields["image"]:
+            fields["image"] = ""  # no upload, or "clear" ticked
         if change:
             services.reward_update(reward=obj, **fields)
             return

@@ -26,7 +26,11 @@ from __future__ import annotations
 import secrets
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import (
+    FileExtensionValidator,
+    MaxValueValidator,
+    MinValueValidator,
+)
 from django.db import models
 from django.db.models import Q
 from django_scopes import ScopedManager
@@ -52,6 +56,16 @@ def format_voucher_code(code: str) -> str:
     return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
 
 
+REWARD_IMAGE_MAX_BYTES = 2 * 1024 * 1024
+REWARD_IMAGE_EXTENSIONS = ["png", "jpg", "jpeg", "gif", "webp"]
+
+
+def validate_reward_image(image) -> None:
+    FileExtensionValidator(REWARD_IMAGE_EXTENSIONS)(image)
+    if image.size is not None and image.size > REWARD_IMAGE_MAX_BYTES:
+        raise ValidationError("An image may be 2 MB at most.")
+
+
 class Reward(models.Model):
     """Something a member can spend points on."""
 
@@ -68,6 +82,12 @@ class Reward(models.Model):
     image_url = models.URLField(
         max_length=500, blank=True, default="",
         help_text="An image of the reward (https://...), shown in the portal.",
+    )
+    image = models.ImageField(
+        upload_to="rewards/%Y/%m/", blank=True, default="",
+        validators=[validate_reward_image],
+        help_text="An uploaded image (PNG, JPEG, GIF or WebP, up to 2 MB), shown in the portal "
+                  "instead of the image URL.",
     )
     points_cost = models.PositiveIntegerField(validators=[MinValueValidator(1)])
     kind = models.CharField(max_length=20, choices=Kind, default=Kind.CUSTOM)
@@ -155,6 +175,11 @@ class Reward(models.Model):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+    @property
+    def image_src(self) -> str:
+        """What the portal shows: the uploaded image, else the image URL ("" for neither)."""
+        return self.image.url if self.image else self.image_url
 
 
 class Redemption(models.Model):

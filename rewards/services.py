@@ -54,7 +54,7 @@ from .outbox import emit_redemption, emit_voucher_used, voucher_payload
 # Catalog
 
 REWARD_FIELDS = {
-    "name", "description", "image_url", "points_cost", "kind", "value", "stock",
+    "name", "description", "image_url", "image", "points_cost", "kind", "value", "stock",
     "per_member_limit", "min_tier", "starts_at", "ends_at", "is_active", "voucher_valid_days",
 }
 

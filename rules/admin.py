@@ -8,6 +8,8 @@ sample order or event, through the same code as the API, and saves nothing.
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.helpers import AdminErrorList
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.utils.translation import gettext_lazy as _
 from unfold.decorators import display
 
@@ -15,22 +17,26 @@ from ledger.admin import ReadOnlyAdmin, card_html
 from loyaltysite.formatting import money_display
 from members.admin import MerchantScopedAdmin, _adopt
 from members.models import Program
+from members.resources import ConsoleExportMixin
 
 from . import selectors
 from .config import describe
-from .forms import EarningRuleForm
+from .forms import CONFIG_FIELDS, EarningRuleForm, condition_names
 from .models import EarningRule, Event, Order, Refund
+from .resources import OrderExportResource
 from .services import rule_create, rule_delete, rule_update
 from .services.rules import RULE_FIELDS
 
-CONFIG_REFERENCE = _(
-    "order: exactly one of multiplier (e.g. \"2\": the order earns twice the base rate), "
-    "points_per_unit (extra points per currency unit) or points (a fixed bonus); optional "
-    "min_amount. — category / sku: categories or skus (a list) and one of multiplier, "
-    "points_per_unit (or points_per_item for sku). — event: event_type, points, optional "
-    "conditions on outcome, status, scope or metadata.<key> (nested: metadata.device.os); a "
-    "value, a list (one of), or one operator: eq, ne, in, not_in, gt, gte, lt, lte, exists. "
-    "— tier_bonus: tier (id) and multiplier. — welcome / birthday: points."
+KIND_HELP = _(
+    "The fields below change with the kind: an order rule multiplies or adds to what an order "
+    "earns; category and SKU rules apply to matching lines; an event rule gives fixed points "
+    "for an event type, under conditions; tier bonus, welcome and birthday rules speak for "
+    "themselves."
+)
+CONDITIONS_HELP = _(
+    "Event rules only; every condition must hold. Field: outcome, status, scope or "
+    "metadata.<key> (nested: metadata.device.os). Value: text, a number, true or false "
+    "(\"5\" in quotes is the text 5); for \"is one of\", values separated by commas."
 )
 
 
@@ -50,16 +56,24 @@ class EarningRuleAdmin(MerchantScopedAdmin):
     readonly_fields = ["budget_spent", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["program", "name", "kind", "description", "is_active"]}),
+        (_("What it gives"), {"fields": list(CONFIG_FIELDS), "description": KIND_HELP,
+                              "classes": ["rule-config"]}),
+        (_("Conditions on the event"), {
+            "fields": [condition_names(i) for i in range(EarningRuleForm.CONDITION_ROWS)],
+            "description": CONDITIONS_HELP, "classes": ["rule-conditions"],
+        }),
         (_("When and with what"), {"fields": [
             "starts_at", "ends_at", "priority", "stackable",
         ]}),
         (_("Limits"), {"fields": [
             "max_per_member", "cooldown_hours", "budget_points", "budget_spent",
         ]}),
-        (_("Configuration"), {"fields": ["config"], "description": CONFIG_REFERENCE}),
-        (_("Try it (nothing is saved)"), {"fields": ["try_sample"]}),
         (_("History"), {"fields": ["created_at", "updated_at"]}),
     ]
+
+    class Media:
+        js = ["rules/rule_form.js"]
+        css = {"all": ["rules/rule_form.css"]}
 
     def get_queryset(self, request):
         qs = super().get_queryset(request).filter(deleted_at__isnull=True)
@@ -87,11 +101,29 @@ class EarningRuleAdmin(MerchantScopedAdmin):
     def points_total(self, obj: EarningRule) -> int:
         return obj.points_awarded
 
+    def render_change_form(self, request, context, add=False, change=False, form_url="",
+                           obj=None):
+        """After "Try it", the form is invalid only so that nothing is saved: drop that marker,
+        so the page shows the panel beside the form, not an error banner."""
+        form = context["adminform"].form
+        tried = [e for e in form.errors.get(NON_FIELD_ERRORS, [])
+                 if e == EarningRuleForm.TRIED]
+        if tried:
+            kept = [e for e in form.errors[NON_FIELD_ERRORS] if e != EarningRuleForm.TRIED]
+            if kept:
+                form.errors[NON_FIELD_ERRORS] = form.error_class(kept, error_class="nonfield")
+            else:
+                del form.errors[NON_FIELD_ERRORS]
+            context["errors"] = AdminErrorList(form, [])
+        return super().render_change_form(request, context, add=add, change=change,
+                                          form_url=form_url, obj=obj)
+
     def save_model(self, request, obj, form, change):
+        # The config is built by the form from the kind's fields (never a form field itself).
         fields = {
             name: form.cleaned_data[name]
-            for name in (form.changed_data if change else form.cleaned_data)
-            if name in RULE_FIELDS
+            for name in ({*form.changed_data, "config"} if change else form.cleaned_data)
+            if name in RULE_FIELDS and name in form.cleaned_data
         }
         if change:
             _adopt(obj, rule_update(rule=obj, **fields))
@@ -131,7 +163,8 @@ class RefundInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdmin):
+class OrderAdmin(ConsoleExportMixin, ReadOnlyAdmin):
+    export_resource = OrderExportResource
     list_display = [
         "order_id", "card", "program", "paid", "points_earned", "points_reversed",
         "status", "created_at",

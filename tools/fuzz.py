@@ -68,7 +68,7 @@ PINNED_SQL = """
 import json
 from django_scopes import scopes_disabled
 from members.models import Member, Program
-from events.services import endpoint_create
+from events.services import endpoint_create, endpoint_send_test
 from members.services import api_key_create, member_enrol_customer, program_create
 from events.models import Delivery, OutboxEvent, WebhookEndpoint
 from referrals.models import Referral
@@ -76,25 +76,28 @@ from rewards.models import Redemption, Reward, Voucher
 from rewards.services import reward_create
 from rules.models import EarningRule, Order
 from rules.services import rule_create
+from tiers.models import Tier
+from tiers.services import tier_create
 with scopes_disabled():
     program = Program.objects.get(merchant__slug="demo", name="Demo Rewards")
     _, key = api_key_create(merchant=program.merchant, name="fuzz",
                             rate_limit_per_minute=1_000_000)
     member = Member.objects.filter(program=program, status="active").order_by("id").first()
+    endpoint = WebhookEndpoint.objects.filter(merchant=program.merchant).order_by("id").first()
     pinned = {
         "path.program": program.pk,
         "path.member": str(member.pk),
         "path.order_id": Order.objects.filter(program=program).order_by("id").first().order_id,
         "path.rule": EarningRule.objects.filter(program=program).order_by("id").first().pk,
+        "path.tier": Tier.objects.filter(program=program).order_by("id").first().pk,
         "path.reward": Reward.objects.filter(program=program).order_by("id").first().pk,
         "path.redemption": Redemption.objects.filter(program=program).order_by("id")
             .first().pk,
         "path.code": Voucher.objects.filter(program=program).order_by("id").first().code,
         "path.referral": Referral.objects.filter(program=program).order_by("id").first().pk,
-        "path.webhook": WebhookEndpoint.objects.filter(merchant=program.merchant)
-            .order_by("id").first().pk,
-        "path.delivery": Delivery.objects.filter(endpoint__merchant=program.merchant)
-            .order_by("id").first().pk,
+        "path.webhook": endpoint.pk,
+        "path.delivery": (Delivery.objects.filter(endpoint__merchant=program.merchant)
+                          .order_by("id").first() or endpoint_send_test(endpoint=endpoint)).pk,
         "path.event": OutboxEvent.objects.filter(merchant=program.merchant).order_by("id")
             .first().event_id,
     }
@@ -107,6 +110,9 @@ with scopes_disabled():
         "rules_destroy": {"path.rule": rule_create(
             program=program, name="Fuzz: deleted by the fuzzer", kind="order",
             config={"points": 1}).pk},
+        "tiers_destroy": {"path.tier": tier_create(
+            program=program, name="Fuzz: deleted by the fuzzer", rank=99,
+            threshold_points=10_000_000, threshold_amount=10_000_000).pk},
         "webhooks_destroy": {"path.webhook": endpoint_create(
             merchant=program.merchant, url="http://127.0.0.1:9/fuzz").pk},
     }

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.db import connection
 from rest_framework import authentication, permissions
 from rest_framework.request import Request
 
 from loyaltysite.errors import AuthenticationFailed, PermissionDenied
 from members.models import Merchant, MerchantAPIKey
+
+from .cache import HotCache
+
+_keys = HotCache()
 
 
 class ApiKeyPrincipal:
@@ -48,9 +54,19 @@ class MerchantApiKeyAuthentication(authentication.BaseAuthentication):
             raise AuthenticationFailed("The merchant is not active.")
         return ApiKeyPrincipal(api_key), api_key
 
+    @classmethod
+    def _lookup(cls, key: str) -> MerchantAPIKey | None:
+        """The usable key for ``key``, kept in the process (``cache``) once checked; its expiry
+        is checked on every request."""
+        digest = hashlib.sha256(key.encode()).digest()
+        api_key = _keys.get(digest, lambda: cls._load(key))
+        if api_key is None or api_key.has_expired:
+            return None
+        return api_key
+
     @staticmethod
-    def _lookup(key: str) -> MerchantAPIKey | None:
-        """The usable key for ``key`` and whether its merchant is active, in one query.
+    def _load(key: str) -> MerchantAPIKey | None:
+        """The key for ``key`` and whether its merchant is active, in one query.
 
         Plain SQL (every request runs it: compiling the ORM query cost more than the query);
         the hash is checked here, as is the expiry, which the library's ``get_from_key`` skips.
@@ -65,7 +81,7 @@ class MerchantApiKeyAuthentication(authentication.BaseAuthentication):
             [prefix, False],
         ))
         api_key = found[0] if found else None
-        if api_key is None or api_key.has_expired or not api_key.is_valid(key):
+        if api_key is None or not api_key.is_valid(key):
             return None
         return api_key
 

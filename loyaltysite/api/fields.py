@@ -52,10 +52,19 @@ class DecimalString(serializers.DecimalField):
         super().__init__(max_digits=max_digits, decimal_places=decimal_places, **kwargs)
         self.allow_negative = allow_negative
         whole = max_digits - decimal_places
-        self.pattern = (
-            f"^{'-?' if allow_negative else ''}[0-9]{{1,{whole}}}"
-            + (f"(\\.[0-9]{{1,{decimal_places}}})?$" if decimal_places else "$")
-        )
+        fraction = f"(\\.[0-9]{{1,{decimal_places}}})?" if decimal_places else ""
+        sign = "-?" if allow_negative else ""
+        top = self.max_value
+        if top is not None and not allow_negative and top == 10 ** (len(str(int(top))) - 1):
+            # A maximum that is a power of ten, in the pattern too, so that the schema says
+            # what the server accepts: below it with fewer whole digits, or it exactly.
+            digits = len(str(int(top))) - 1
+            zeros = f"(\\.0{{1,{decimal_places}}})?" if decimal_places else ""
+            self.pattern = f"^([0-9]{{1,{digits}}}{fraction}|{int(top)}{zeros})$"
+        elif top is not None:
+            raise ValueError("DecimalString's max_value must be a power of ten")
+        else:
+            self.pattern = f"^{sign}[0-9]{{1,{whole}}}{fraction}$"
         self._regex = re.compile(self.pattern)
 
     def to_internal_value(self, data: Any) -> Decimal:

@@ -15,9 +15,11 @@ from rest_framework.views import APIView
 
 from ledger.idempotency import MAX_KEY_LENGTH, fingerprint, run_idempotent
 from loyaltysite.errors import NotFound, ValidationFailed
+from loyaltysite.ids import parse_id
 from members.models import Member, Program
 from members.selectors import member_get, program_get
 
+from .cache import HotCache
 from .exceptions import PROBLEM_CONTENT_TYPE
 from .negotiation import JsonOnly
 from .parsers import storable_text
@@ -163,15 +165,43 @@ class MerchantApi(APIView):
         return Response(body, status=status)
 
 
+_programs = HotCache()
+
+
+def _program_or_none(merchant_id: int, program_id: int) -> Program | None:
+    try:
+        return program_get(merchant=merchant_id, program_id=program_id)
+    except NotFound:
+        return None
+
+
 class ProgramApi(MerchantApi):
-    """A view under ``/programs/{program}/``: another merchant's program answers 404."""
+    """A view under ``/programs/{program}/``: another merchant's program answers 404.
+
+    The program comes from the process's cache (``cache``) unless ``cache_program`` is off
+    (a view that saves the program itself reads it fresh).
+    """
+
+    cache_program = True
 
     def program(self) -> Program:
         if not hasattr(self, "_program"):
-            self._program = program_get(
-                merchant=self.merchant_id, program_id=self.kwargs["program"]
+            if not self.cache_program:
+                self._program = program_get(
+                    merchant=self.merchant_id, program_id=self.kwargs["program"]
+                )
+                return self._program
+            merchant_id, pk = self.merchant_id, parse_id(self.kwargs["program"])
+            found = None if pk is None else _programs.get(
+                (merchant_id, pk), lambda: _program_or_none(merchant_id, pk)
             )
+            if found is None:
+                raise NotFound("Program not found.", field="program")
+            self._program = found
         return self._program
 
     def member(self) -> Member:
-        return member_get(program=self.program(), ident=self.kwargs["member"])
+        program = self.program()
+        member = member_get(program=program, ident=self.kwargs["member"])
+        member.program = program  # the program is read already: not once more for the member
+        return member

@@ -14,6 +14,10 @@ urlpatterns = [
         name="order-preview",
     ),
     path(
+        "programs/<str:program>/orders/batch/", views.OrderBatchApi.as_view(),
+        name="order-batch",
+    ),
+    path(
         "programs/<str:program>/orders/<str:order_id>/", views.OrderDetailApi.as_view(),
         name="order-detail",
     ),

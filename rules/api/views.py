@@ -30,6 +30,7 @@ from members.api.serializers import MemberOut
 from .. import selectors, services
 from ..errors import InvalidRuleConfig, RefundExceedsOrder
 from ..models import EarningRule, Order
+from .batch import OrderBatchIn, OrderBatchOut, batch_orders, run_batch
 from .filters import OrderFilter, RuleFilter
 from .serializers import (
     EventIn,
@@ -207,24 +208,65 @@ class OrderListApi(ProgramApi):
 
         try:
             return self.idempotent(run, program=target, key=f"order:{data['order_id']}")
-        except IntegrityError as error:
-            return self._recorded_earlier(target, data, error)
+        except IntegrityError:
+            earlier = recorded_earlier(target, data)
+            if earlier is None:
+                raise
+            response = Response(earlier, status=http.HTTP_201_CREATED)
+            response["Idempotent-Replayed"] = "true"
+            return response
 
-    def _recorded_earlier(self, program, data, error: IntegrityError) -> Response:
-        """The order id was recorded longer ago than idempotency keys are kept."""
-        order = Order._base_manager.filter(
-            merchant_id=program.merchant_id, program_id=program.pk, order_id=data["order_id"]
-        ).select_related("entry", "member__customer", "member__tier").first()
-        if order is None:
-            raise error
-        if order.amount != data["amount"] or order.currency != data["currency"]:
-            raise IdempotencyConflict(field="order_id")
-        result = services.OrderResult(order=order, member=order.member, evaluation=None,
-                                      enrolled=False)
-        response = Response(order_result_body(result, program.pending_days),
-                            status=http.HTTP_201_CREATED)
-        response["Idempotent-Replayed"] = "true"
-        return response
+
+def recorded_earlier(program, data: dict[str, Any]) -> dict[str, Any] | None:
+    """The answer for an order id recorded longer ago than idempotency keys are kept (the
+    order's row is still there), ``None`` when there is no such order; another amount or
+    currency under the same id is ``IDEMPOTENCY_CONFLICT``."""
+    order = Order._base_manager.filter(
+        merchant_id=program.merchant_id, program_id=program.pk, order_id=data["order_id"]
+    ).select_related("entry", "member__customer", "member__tier").first()
+    if order is None:
+        return None
+    if order.amount != data["amount"] or order.currency != data["currency"]:
+        raise IdempotencyConflict(field="order_id")
+    result = services.OrderResult(order=order, member=order.member, evaluation=None,
+                                  enrolled=False)
+    return order_result_body(result, program.pending_days)
+
+
+BATCH_EXAMPLE = {"orders": [
+    ORDER_EXAMPLE,
+    {"order_id": "A-10294", "card_id": "ZY1X-5CEZ-W6WK-3DQ4", "amount": "4.25", "currency": "EUR"},
+]}
+
+
+class OrderBatchApi(ProgramApi):
+    @document(
+        "orders_batch", tag="orders", summary="Record up to 500 orders at once",
+        description="For a point of sale syncing after being offline, or a back-fill. Each "
+        "element of `orders` is the body of a `POST /orders/` and is recorded exactly as that "
+        "would record it; its result (in the same position) carries the `status` and the "
+        "`body` that call would have answered, problem documents included: bad input or a "
+        "refusal in one order is that order's 4xx, the others are still recorded. Idempotent "
+        "per `order_id` like single orders (a replayed batch earns nothing twice; a replayed "
+        "order answers its first answer with `replayed: true`; the same id with another body "
+        "is `IDEMPOTENCY_CONFLICT`), and as a whole per `Idempotency-Key`. More than 500 "
+        "orders, or none, is a 400 naming `orders`.",
+        request=OrderBatchIn, responses={200: OrderBatchOut},
+        examples=[OpenApiExample("Two orders synced by a till", value=BATCH_EXAMPLE,
+                                 request_only=True)],
+    )
+    def post(self, request, program):
+        target = self.program()
+        orders = batch_orders(request.data)
+        orders_path = request.path.removesuffix("batch/")
+
+        def run():
+            return http.HTTP_200_OK, run_batch(
+                program=target, orders=orders, orders_path=orders_path, actor=self.actor,
+                merchant_id=self.merchant_id,
+            )
+
+        return self.idempotent(run, program=target)
 
 
 class OrderDetailApi(ProgramApi):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pgtrigger
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -87,9 +88,11 @@ def test_the_same_order_id_with_another_body_is_an_idempotency_conflict(api, pro
     assert fresh(member).balance == 25
 
 
-def test_an_order_id_seen_before_the_keys_expired_still_earns_once(api, program, member):
+def test_an_order_id_seen_before_the_keys_expired_still_earns_once(api, program, member,
+                                                                  clock):
     post(api, url(program), body(member))
-    IdempotencyKey.objects.all().delete()  # what the purge job does after 48 hours
+    with pgtrigger.ignore("ledger.IdempotencyKey:ledger_idempotency_kept_24h"):
+        IdempotencyKey.objects.all().delete()  # what the purge job does after 48 hours
 
     again = post(api, url(program), body(member))
     other = post(api, url(program), body(member, amount="30.00"))
@@ -444,10 +447,11 @@ def test_one_order_costs_at_most_twelve_queries_whatever_the_rules(program, memb
 
 
 def test_one_order_over_http_costs_a_bounded_number_of_queries(api, program, member, make_rule):
-    """Authentication, the program and the idempotency key come on top of the order itself.
+    """The idempotency key comes on top of the order itself; the API key and the program
+    come from the process's cache once read (``loyaltysite/api/cache.py``).
 
-    21 in production (referrals look for the buyer's open referral); the test's own
-    transaction turns the outermost block into a savepoint (two more statements).
+    On PostgreSQL 11 in production plus BEGIN and COMMIT (referrals look for the buyer's
+    open referral); the test's own transaction turns the outermost block into a savepoint.
     """
     make_rule("order", {"multiplier": "2"})
     make_rule("category", {"categories": ["coffee"], "multiplier": "3"}, cooldown_hours=1)
@@ -458,4 +462,6 @@ def test_one_order_over_http_costs_a_bounded_number_of_queries(api, program, mem
         response = post(api, url(program), body(member, order_id="measured"))
 
     assert response.status_code == 201
-    assert len(queries) <= 23, "\n".join(q["sql"][:120] for q in queries)
+    budget = 13 if connection.vendor == "postgresql" else 21
+    assert len(queries) <= budget, "\n".join(q["sql"][:120] for q in queries)
+    assert "members_merchantapikey" not in " ".join(q["sql"] for q in queries)

@@ -41,19 +41,24 @@ def test_an_owner_builds_a_ladder_over_the_api(api, program, clock):
     assert_problem(api.get(url(program, f"tiers/{body['id']}/")), 404, "TIER_NOT_FOUND")
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"name": "Platinum", "rank": 4, "threshold_points": 500}, "threshold_points"),
-    ({"name": "Platinum", "rank": 2, "threshold_points": 5000}, "rank"),
-    ({"name": "silver", "rank": 4, "threshold_points": 5000}, "name"),
-    ({"name": "Platinum", "rank": 4, "colour": "gold"}, "colour"),
-    ({"name": "Platinum", "rank": 4, "earn_multiplier": "-1"}, "earn_multiplier"),
-    ({"name": "", "rank": 4}, "name"),
-    ({"name": "Platinum", "rank": 4, "surprise": 1}, "surprise"),
+@pytest.mark.parametrize(("body", "status", "code", "field"), [
+    ({"name": "Platinum", "rank": 4, "threshold_points": 500}, 422, "INVALID_VALUE",
+     "threshold_points"),
+    ({"name": "Platinum", "rank": 2, "threshold_points": 5000}, 422, "INVALID_VALUE", "rank"),
+    ({"name": "silver", "rank": 4, "threshold_points": 5000}, 409, "NAME_TAKEN", "name"),
+    ({"name": "Platinum", "rank": 4, "colour": "gold"}, 400, "VALIDATION_ERROR", "colour"),
+    ({"name": "Platinum", "rank": 4, "earn_multiplier": "-1"}, 400, "VALIDATION_ERROR",
+     "earn_multiplier"),
+    ({"name": "", "rank": 4}, 400, "VALIDATION_ERROR", "name"),
+    ({"name": "Platinum", "rank": 4, "surprise": 1}, 400, "VALIDATION_ERROR", "surprise"),
 ])
 def test_a_tier_that_breaks_the_ladder_is_a_field_error_and_writes_nothing(api, program, ladder,
-                                                                           body, field):
+                                                                           body, status, code,
+                                                                           field):
+    """Malformed values are 400s; well-formed ones the ladder refuses are 422 (409 for a name
+    already taken)."""
     before = list(Tier.objects.values_list("id", "name", "rank", "threshold_points"))
-    assert_problem(post(api, url(program, "tiers/"), body), 400, "VALIDATION_ERROR", field)
+    assert_problem(post(api, url(program, "tiers/"), body), status, code, field)
     assert list(Tier.objects.values_list("id", "name", "rank", "threshold_points")) == before
 
 
@@ -81,7 +86,7 @@ def test_tier_settings_read_and_change(api, program, ladder):
     assert_problem(patch(api, url(program, "tier-settings/"), {"streak_cycle": "year"}),
                    400, "VALIDATION_ERROR", "streak_cycle")
     assert_problem(patch(api, url(program, "tier-settings/"), {"basis": "window_spend"}),
-                   400, "VALIDATION_ERROR", "threshold_amount")
+                   422, "INVALID_VALUE", "threshold_amount")
 
 
 def test_the_member_representation_has_the_tier_contract(api, program, ladder, member, earn):
@@ -138,8 +143,8 @@ def test_override_set_and_clear_over_the_api(api, program, ladder, member, earn)
     ({"reason": "x"}, 400, "VALIDATION_ERROR", "tier"),
     ({"tier": 0, "reason": ""}, 400, "VALIDATION_ERROR", "tier"),
     ({"tier": "TIER", "reason": " "}, 400, "VALIDATION_ERROR", "reason"),
-    ({"tier": "TIER", "reason": "x", "ends_at": "2020-01-01T00:00:00Z"}, 400,
-     "VALIDATION_ERROR", "ends_at"),
+    ({"tier": "TIER", "reason": "x", "ends_at": "2020-01-01T00:00:00Z"}, 422,
+     "INVALID_VALUE", "ends_at"),
 ])
 def test_a_bad_override_is_refused_and_writes_nothing(api, program, ladder, member, body, status,
                                                      code, field):
@@ -205,8 +210,14 @@ def test_the_pause_limit_is_a_problem_document(api, program, weekly, member, clo
     assert StreakPause.objects.filter(member=member).count() == 2
 
 
+def test_a_pause_longer_than_the_program_allows_is_an_invalid_value(api, program, weekly,
+                                                                      member):
+    response = post(api, url(program, f"members/{member.pk}/streak/pause/"), {"days": 91})
+    assert_problem(response, 422, "INVALID_VALUE", "days")
+
+
 @pytest.mark.parametrize(("body", "field"), [
-    ({"days": 0}, "days"), ({"days": 91}, "days"), ({"days": "¹"}, "days"),
+    ({"days": 0}, "days"), ({"days": 366}, "days"), ({"days": "¹"}, "days"),
     ({"days": 2**63}, "days"), ({"reason": "x" * 300}, "reason"), ({"why": 1}, "why"),
 ])
 def test_a_bad_pause_is_refused(api, program, weekly, member, body, field):

@@ -230,9 +230,9 @@ def test_switching_to_a_window_basis_rebuilds_the_figures_from_the_ledger(
 
 
 def test_a_basis_that_does_not_fit_the_ladder_is_refused(program, ladder):
-    from loyaltysite.errors import ValidationFailed
+    from loyaltysite.errors import InvalidValue
 
-    with pytest.raises(ValidationFailed) as refused:
+    with pytest.raises(InvalidValue) as refused:
         services.tier_settings_update(program=program, basis="window_spend")
     assert refused.value.field == "threshold_amount"
     assert not TierSettings.objects.filter(program=program, basis="window_spend").exists()
@@ -294,10 +294,10 @@ def test_an_override_can_lower_a_member_and_evaluation_leaves_it(ladder, enrolle
 
 def test_an_override_needs_a_reason_and_a_tier_of_the_program(ladder, enrolled, other_program,
                                                              clock):
-    from loyaltysite.errors import TierNotFound, ValidationFailed
+    from loyaltysite.errors import InvalidValue, TierNotFound
     from tiers.models import Tier
 
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(InvalidValue):
         services.tier_override_set(member=enrolled, tier=ladder[2], reason="  ", actor="x")
     foreign = Tier.objects.create(merchant=other_program.merchant, program=other_program,
                                   name="Gold", rank=3)

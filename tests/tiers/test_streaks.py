@@ -8,7 +8,7 @@ import pytest
 
 from events.models import OutboxEvent
 from ledger.models import Entry
-from loyaltysite.errors import ValidationFailed
+from loyaltysite.errors import InvalidValue
 from members.services import customer_get_or_create, member_enrol
 from tiers import jobs, services
 from tiers.errors import (
@@ -255,7 +255,7 @@ def test_pauses_are_limited_per_twelve_months(regular, clock):
 def test_pause_and_resume_refusals(program, regular, clock):
     with pytest.raises(StreakNotPaused):
         services.streak_resume(member=regular, actor="t")
-    with pytest.raises(ValidationFailed) as too_long:
+    with pytest.raises(InvalidValue) as too_long:
         services.streak_pause(member=regular, days=91, actor="t")
     assert too_long.value.field == "days"
     services.streak_pause(member=regular, actor="t")  # the longest the program allows

@@ -14,7 +14,13 @@ from loyaltysite.api.pagination import NewestFirstPagination, PagePagination
 from loyaltysite.api.prototypes import render
 from loyaltysite.api.schema import raises
 from loyaltysite.api.views import EmptyIn, ProgramApi, validated
-from loyaltysite.errors import MemberNotFound, TierNotFound, ValidationFailed
+from loyaltysite.errors import (
+    InvalidValue,
+    MemberNotFound,
+    NameTaken,
+    TierNotFound,
+    ValidationFailed,
+)
 from members.api.serializers import MemberOut
 from members.selectors import member_get
 
@@ -80,7 +86,7 @@ class TierListApi(ProgramApi):
         request=TierIn, responses={201: TierOut},
         operation_id="tiers_create", examples=[TIER_EXAMPLE],
     )
-    @raises(ValidationFailed)
+    @raises(ValidationFailed, InvalidValue, NameTaken)
     def post(self, request, program):
         target = self.program()
         data = validated(TierIn, request.data)
@@ -109,7 +115,7 @@ class TierDetailApi(ProgramApi):
         "earn and the next evaluation.",
         request=TierIn(partial=True), responses=TierOut, operation_id="tiers_partial_update",
     )
-    @raises(TierNotFound, ValidationFailed)
+    @raises(TierNotFound, ValidationFailed, InvalidValue, NameTaken)
     def patch(self, request, program, tier):
         target = self.tier()
         data = validated(TierIn, request.data, partial=True)
@@ -162,7 +168,7 @@ class TierSettingsApi(ProgramApi):
             "streak_cycle": "week", "streak_activity": "orders", "pauses_per_year": 2,
             "milestone_every": 4, "milestone_points": 10})],
     )
-    @raises(ValidationFailed)
+    @raises(ValidationFailed, InvalidValue)
     def patch(self, request, program):
         target = self.program()
         data = validated(TierSettingsSerializer, request.data, partial=True)
@@ -196,7 +202,7 @@ class MemberTierOverrideApi(ProgramApi):
             "tier": 3, "ends_at": "2026-03-01T00:00:00Z",
             "reason": "Service recovery after a lost order"})],
     )
-    @raises(MemberNotFound, TierNotFound, ValidationFailed)
+    @raises(MemberNotFound, TierNotFound, InvalidValue)
     def post(self, request, program, member):
         target = self.member()
         data = validated(TierOverrideIn, request.data)
@@ -267,7 +273,7 @@ class MemberStreakPauseApi(ProgramApi):
                                  value={"days": 14, "reason": "Holiday"})],
     )
     @raises(MemberNotFound, StreaksDisabled, StreakAlreadyPaused, StreakNotActive,
-            StreakPauseLimit, ValidationFailed)
+            StreakPauseLimit, ValidationFailed, InvalidValue)
     def post(self, request, program, member):
         target = self.member()
         data = validated(StreakPauseIn, request.data)

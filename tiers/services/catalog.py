@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from loyaltysite.clock import Clock, system_clock
-from loyaltysite.errors import ValidationFailed
+from loyaltysite.errors import InvalidValue, NameTaken, ValidationFailed
 from members.models import Member, Program
 
 from .. import ladder as cache
@@ -65,17 +65,15 @@ def _check_ladder(tiers: list[Tier], basis: str) -> None:
     seen_names: set[str] = set()
     for lower, higher in zip(ordered, ordered[1:], strict=False):
         if lower.rank == higher.rank:
-            raise ValidationFailed(
-                f"Rank {higher.rank} is taken by {lower.name}.", field="rank"
-            )
+            raise InvalidValue(f"Rank {higher.rank} is taken by {lower.name}.", field="rank")
         if _threshold(higher, basis) <= _threshold(lower, basis):
-            raise ValidationFailed(
+            raise InvalidValue(
                 f"{higher.name} (rank {higher.rank}) needs a higher {field} than "
                 f"{lower.name} (rank {lower.rank}): {_threshold(lower, basis)}.", field=field,
             )
     for tier in ordered:
         if tier.name.casefold() in seen_names:
-            raise ValidationFailed(f"A tier named {tier.name} exists already.", field="name")
+            raise NameTaken(f"A tier named {tier.name} exists already.", field="name")
         seen_names.add(tier.name.casefold())
 
 
@@ -91,7 +89,7 @@ def _save_tier(tier: Tier) -> Tier:
         with transaction.atomic():
             tier.save()
     except IntegrityError:  # a concurrent write took the name or the rank first
-        raise ValidationFailed("Another tier has this name or rank.", field="name") from None
+        raise NameTaken("Another tier has this name or rank.", field="name") from None
     cache.invalidate(program.pk)
     return tier
 

@@ -22,7 +22,7 @@ from ledger.locking import lock_member
 from ledger.models import Entry
 from ledger.services import add_months
 from loyaltysite.clock import Clock, system_clock
-from loyaltysite.errors import TierNotFound, ValidationFailed
+from loyaltysite.errors import InvalidValue, TierNotFound
 from members.models import Member, Program
 
 from .. import ladder as cache
@@ -171,9 +171,9 @@ def _check_override(member: Member, tier: Tier, ends_at: datetime | None, reason
         raise TierNotFound(field="tier")
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationFailed("A reason is required.", field="reason")
+        raise InvalidValue("A reason is required.", field="reason")
     if ends_at is not None and ends_at <= now:
-        raise ValidationFailed("ends_at must be in the future.", field="ends_at")
+        raise InvalidValue("ends_at must be in the future.", field="ends_at")
     return reason
 
 

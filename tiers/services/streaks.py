@@ -31,7 +31,7 @@ from events.outbox import emit, emit_many
 from ledger.locking import lock_member
 from ledger.services import points_credit
 from loyaltysite.clock import Clock, system_clock
-from loyaltysite.errors import ValidationFailed
+from loyaltysite.errors import InvalidValue
 from members.models import Member
 
 from .. import ladder as cache
@@ -271,7 +271,7 @@ def streak_pause(
     if isinstance(days, bool) or not isinstance(days, int) or not (
         1 <= days <= settings.max_pause_days
     ):
-        raise ValidationFailed(
+        raise InvalidValue(
             f"days must be between 1 and {settings.max_pause_days}.", field="days"
         )
     locked = lock_member(member.pk)
