@@ -131,3 +131,12 @@ def test_a_birthday_year_is_the_programs_year(berlin, clock):
     clock.set(datetime(2027, 1, 1, 12, 0, tzinfo=UTC))
     assert jobs.birthday_awards(clock=clock, batch_size=10) == 0
     assert Member.objects.get(pk=member.pk).balance == 50
+
+
+def test_the_console_writes_times_in_the_programs_time_zone(owner_client, member, berlin, clock):
+    clock.set(datetime(2026, 6, 30, 22, 30, tzinfo=UTC))  # already 1 July in Berlin
+    points_adjust(member=member, points=5, actor="test", reason="late")
+
+    page = owner_client.get(reverse("admin:ledger_entry_changelist")).content.decode()
+
+    assert "1. Juli 2026 00:30" in page
