@@ -140,3 +140,28 @@ def test_the_console_writes_times_in_the_programs_time_zone(owner_client, member
     page = owner_client.get(reverse("admin:ledger_entry_changelist")).content.decode()
 
     assert "1. Juli 2026 00:30" in page
+
+
+def test_a_daily_streak_cycle_turns_at_midnight_in_the_programs_time_zone(berlin, member, clock):
+    from decimal import Decimal
+
+    from rules.services import Customer, order_record
+    from tiers.services import tier_settings_update
+
+    tier_settings_update(program=berlin, streak_cycle="day", streak_activity="orders")
+    orders = iter(range(1, 100))
+
+    def order_at(moment: datetime) -> Member:
+        clock.set(moment)
+        order_record(program=berlin, order_id=f"o-{next(orders)}", amount=Decimal("5.00"),
+                     currency="EUR", customer=Customer(member=str(member.pk)), actor="test",
+                     clock=clock)
+        return Member.objects.get(pk=member.pk)
+
+    first = order_at(datetime(2026, 1, 15, 23, 30, tzinfo=UTC))  # 00:30 on the 16th in Berlin
+    same_day = order_at(datetime(2026, 1, 16, 22, 30, tzinfo=UTC))  # 23:30 on the 16th
+    next_day = order_at(datetime(2026, 1, 16, 23, 30, tzinfo=UTC))  # 00:30 on the 17th
+
+    assert (first.streak, first.streak_cycle) == (1, date(2026, 1, 16))
+    assert (same_day.streak, same_day.streak_cycle) == (1, date(2026, 1, 16))
+    assert (next_day.streak, next_day.streak_cycle) == (2, date(2026, 1, 17))
