@@ -13,6 +13,7 @@ from ledger.services import points_adjust, points_credit
 from members.models import Member
 from rules import jobs
 from rules.services import rule_create
+from tests.api.helpers import assert_problem, patch
 from tests.factories import MemberFactory, ProgramFactory
 
 pytestmark = pytest.mark.django_db
@@ -165,3 +166,14 @@ def test_a_daily_streak_cycle_turns_at_midnight_in_the_programs_time_zone(berlin
     assert (first.streak, first.streak_cycle) == (1, date(2026, 1, 16))
     assert (same_day.streak, same_day.streak_cycle) == (1, date(2026, 1, 16))
     assert (next_day.streak, next_day.streak_cycle) == (2, date(2026, 1, 17))
+
+
+def test_a_programs_language_is_set_through_the_api(api, program):
+    response = patch(api, f"/api/v1/programs/{program.pk}/", {"language": "de"})
+
+    assert response.status_code == 200, response.content
+    assert response.json()["language"] == "de"
+    program.refresh_from_db()
+    assert program.language == "de"
+    assert_problem(patch(api, f"/api/v1/programs/{program.pk}/", {"language": "xx"}), 400,
+                   "VALIDATION_ERROR", "language")
