@@ -164,21 +164,21 @@ def _run_chunk(context: _Context, chunk: list[_Item], *, lock: bool) -> None:
 
 def _answer_earlier(context: _Context, items: list[_Item]) -> None:
     """Items whose order id has an outcome already: answered from it, in two queries."""
-    names = {context.key_name(item.data["order_id"]): item for item in items}
+    named: dict[str, list[_Item]] = {}
+    for item in items:
+        named.setdefault(context.key_name(item.data["order_id"]), []).append(item)
     kept = IdempotencyKey._base_manager.filter(
-        merchant_id=context.merchant_id, key__in=list(names), status_code__isnull=False,
+        merchant_id=context.merchant_id, key__in=list(named), status_code__isnull=False,
     ).values_list("key", "fingerprint", "status_code", "response_body")
-    seen: set[str] = set()
     for name, print_, status, body in kept:
-        item = names[name]
-        seen.add(name)
-        if print_ != _fingerprint(context, item):
-            item.answer(*_problem(IdempotencyConflict(field="Idempotency-Key")))
-        else:
-            item.answer(status, body, replayed=True)
-    unkept = [item for name, item in names.items() if name not in seen]
-    if not unkept:
+        for item in named.pop(name):
+            if print_ != _fingerprint(context, item):
+                item.answer(*_problem(IdempotencyConflict(field="Idempotency-Key")))
+            else:
+                item.answer(status, body, replayed=True)
+    if not named:
         return
+    unkept = [item for group in named.values() for item in group]
     recorded = set(Order._base_manager.filter(
         merchant_id=context.program.merchant_id, program_id=context.program.pk,
         order_id__in=[item.data["order_id"] for item in unkept],

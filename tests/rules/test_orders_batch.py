@@ -213,6 +213,20 @@ def test_one_order_id_twice_in_a_batch_earns_once(api, program, member):
     assert fresh(member).balance == 25
 
 
+def test_an_order_recorded_earlier_and_sent_twice_in_a_batch_replays_twice(api, program, member):
+    first = batch(api, program, [order(member, "T2-1")]).json()["results"][0]
+
+    data = batch(api, program, [order(member, "T2-1"), order(member, "T2-1"),
+                                order(member, "T2-1", "2.00")]).json()
+
+    same, again, changed = data["results"]
+    assert same["replayed"]
+    assert again["replayed"]
+    assert same["body"] == again["body"] == first["body"]
+    assert changed["body"]["code"] == "IDEMPOTENCY_CONFLICT"
+    assert fresh(member).balance == 25
+
+
 def test_an_order_whose_key_expired_replays_from_the_order_row(api, program, member, clock):
     batch(api, program, [order(member, "E-1")])
     IdempotencyKey.objects.all().delete()
