@@ -12,7 +12,6 @@ class AnalyticsConfig(AppConfig):
             dashboard_context_register,
             dashboard_table_unregister,
         )
-        from members.management.commands import run_jobs
         from members.models import StaffMembership
         from members.services import EXTRA_ROLE_PERMISSIONS
         from tiers.dashboard import tier_distribution_table
@@ -23,10 +22,6 @@ class AnalyticsConfig(AppConfig):
         # The tier mix is charted and tabled here (from the rollup): the tiers app's live
         # table would count every member on each render.
         dashboard_table_unregister(tier_distribution_table)
-        # run_jobs discovers ``<app>.jobs`` for the apps it lists: the rollup runs last,
-        # after the jobs whose writes it counts.
-        if "analytics" not in run_jobs.JOB_APPS:
-            run_jobs.JOB_APPS.append("analytics")
         for role in (StaffMembership.Role.OWNER, StaffMembership.Role.MANAGER):
             granted = EXTRA_ROLE_PERMISSIONS.setdefault(role, [])
             granted.extend(code for code in PERMISSIONS if code not in granted)

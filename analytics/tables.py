@@ -72,7 +72,7 @@ def display_cell(cell: Any) -> str:
     if isinstance(cell, Percent):
         return "–" if cell.value is None else f"{number_format(cell.value, 1)} %"
     if isinstance(cell, Ratio):
-        return "–" if cell.value is None else f"{number_format(cell.value, 2)} ×"
+        return "–" if cell.value is None else number_format(cell.value, 2)
     if isinstance(cell, Month):
         return date_format(cell.first_day, "YEAR_MONTH_FORMAT")
     if isinstance(cell, int):
@@ -88,6 +88,10 @@ def programs_table(standings: list[Standing]) -> Table:
          Money(s.liability, s.program.currency)]
         for s in standings
     ])
+
+
+def ratio(part: int, whole: int) -> Decimal | None:
+    return (Decimal(part) / Decimal(whole)).quantize(Decimal("0.01")) if whole else None
 
 
 def analytics_tables(a: Analytics) -> dict[str, Table]:
@@ -129,11 +133,13 @@ def analytics_tables(a: Analytics) -> dict[str, Table]:
              Money(s.value(reward["points"]), currency)]
             for reward in a.rewards
         ]),
+        # A code can bring several friends: enrolments per code is a ratio, not a share.
         Table("referrals", _("Referral funnel"),
-              [_("Stage"), _("Count"), _("Of the stage before")], [
-            [_("Codes shared"), codes, Percent(None)],
-            [_("Referred friends enrolled"), referred, Percent(percent(referred, codes))],
-            [_("Converted (first qualifying order)"), converted,
+              [_("Stage"), _("Count"), _("Per code shared"), _("Of the referred")], [
+            [_("Codes shared"), codes, Ratio(None), Percent(None)],
+            [_("Referred friends enrolled"), referred, Ratio(ratio(referred, codes)),
+             Percent(None)],
+            [_("Converted (first qualifying order)"), converted, Ratio(ratio(converted, codes)),
              Percent(percent(converted, referred))],
         ]),
         Table("roi", _("Program ROI"), [_("Figure"), _("Value")], [

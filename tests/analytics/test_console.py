@@ -94,9 +94,14 @@ def test_every_table_exports_as_csv(request, who, known, clock):
     assert [r[0] for r in programs[1:]] == ["Acme Rewards"]
 
 
-def test_exporting_another_merchants_program_is_404(owner_client, known):
-    assert owner_client.get(export(known.other_program, "roi")).status_code == 404
-    assert owner_client.get(export(known.program, "no-such-table")).status_code == 404
+@pytest.mark.parametrize("who", ["owner_client", "manager_client"])
+def test_exporting_another_merchants_program_is_404(request, who, known):
+    client = request.getfixturevalue(who)
+
+    assert client.get(export(known.other_program, "roi")).status_code == 404
+    assert client.get(export(known.program, "no-such-table")).status_code == 404
+    programs = rows(client.get(reverse("admin:analytics_export_programs")))
+    assert "Rival Rewards" not in [r[0] for r in programs]
 
 
 def test_exports_are_for_staff_only(client, customer_user, known):

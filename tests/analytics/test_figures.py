@@ -17,7 +17,7 @@ from ledger.services import points_credit
 from members.models import Member
 
 from ..factories import MemberFactory
-from .conftest import at
+from .conftest import at, award, order
 
 pytestmark = pytest.mark.django_db
 
@@ -123,6 +123,8 @@ def test_todays_postings_after_the_rollup_count_live(known, clock):
     points_credit(member=known.b, points=40, actor="test")
     newcomer = MemberFactory(program=known.program, enrolled_at=clock.now())
     points_credit(member=newcomer, points=10, actor="test")
+    order(known.b, "B-1", "20.00", clock.now())
+    award(known.welcome, newcomer, 10, clock.now())
 
     # when
     figures = program_analytics(program=known.program, days=90)
@@ -133,6 +135,10 @@ def test_todays_postings_after_the_rollup_count_live(known, clock):
     assert figures.standing.spendable == 1150 + 50
     assert figures.standing.members == 6
     assert figures.total("enrolled") == 6
+    assert figures.revenue == Decimal("190.00")
+    assert (figures.total("orders"), figures.total("repeat_orders")) == (4, 1)
+    assert [(r["name"], r["awards"], r["points"]) for r in figures.rules] == [
+        ("Double points", 2, 150), ("Welcome", 2, 30)]
 
 
 def test_days_follow_the_programs_time_zone(program, clock):
@@ -165,7 +171,8 @@ def test_every_table_exports_its_figures(known, clock):
     assert rows["months"][-1] == ["Period", "1880", "200", "80", "10.6"]
     assert rows["roi"][0][1] == "170.00"
     assert rows["roi"][-1][1] == "85.00"
-    assert rows["referrals"][2][1:] == ["1", "50.0"]
+    assert rows["referrals"][1][1:] == ["2", "0.67", ""]  # 2 friends from 3 codes
+    assert rows["referrals"][2][1:] == ["1", "0.33", "50.0"]
 
 
 def test_a_member_status_change_is_not_a_flow(known, clock):

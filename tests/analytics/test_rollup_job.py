@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
+from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from analytics.jobs import rollup
 from analytics.models import ProgramDay, ProgramSnapshot, RewardDay, RuleDay
@@ -81,3 +82,22 @@ def test_the_rollup_never_mixes_merchants(known, clock):
     rival_days = ProgramDay.objects.filter(program=known.other_program)
     assert sum(d.issued for d in rival_days) == 9000
     assert sum(d.issued for d in ProgramDay.objects.filter(program=known.program)) == 1880
+
+
+def test_the_command_rewrites_the_days_from_a_date(known, clock):
+    rollup(clock=clock, batch_size=500)
+    before = stored()
+    ProgramDay.objects.filter(program=known.program, day=date(2026, 1, 10)).delete()
+    ProgramDay.objects.filter(program=known.other_program).update(issued=1)
+    out = StringIO()
+
+    call_command("analytics_rollup", "--since", "2026-01-01", "--program",
+                 str(known.program.pk), stdout=out)
+
+    assert f"{known.program.pk} Acme Rewards: rolled up from 2026-01-01" in out.getvalue()
+    assert ProgramDay.objects.get(program=known.program, day=date(2026, 1, 10)).expired == 80
+    assert not ProgramDay.objects.filter(program=known.other_program).exclude(issued=1).exists()
+    call_command("analytics_rollup", "--all", stdout=StringIO())
+    assert stored() == before
+    with pytest.raises(CommandError, match="No live program"):
+        call_command("analytics_rollup", "--all", "--program", "999999", stdout=StringIO())

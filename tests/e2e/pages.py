@@ -31,7 +31,7 @@ LANDED = {
     # frontdoor: a favicon (until then the browser's request for it answers 404).
     "favicon": False,
     # portal: redeeming asks for confirmation first.
-    "redeem_confirmation": False,
+    "redeem_confirmation": True,
 }
 
 

@@ -20,7 +20,8 @@ from django_scopes import scopes_disabled
 
 from loyaltysite.clock import system_clock
 
-JOB_APPS = ["ledger", "rules", "tiers", "rewards", "referrals", "events"]
+# In order: the analytics rollup runs last, after the jobs whose writes it counts.
+JOB_APPS = ["ledger", "rules", "tiers", "rewards", "referrals", "events", "analytics"]
 
 logger = logging.getLogger("loyalty.jobs")
 
