@@ -285,9 +285,12 @@ def emit_many(
 
 
 def _numbered_insert_sql() -> str:
+    # One JSON document of [member id, sequence, event id, data] rows: a jsonb[] parameter
+    # would be quoted element by element on the client, which costs more than the insert.
     return f"""WITH v AS (
-    SELECT * FROM unnest(%(members)s::bigint[], %(sequences)s::bigint[], %(data)s::jsonb[],
-                         %(event_ids)s::text[]) AS v(member_id, sequence, data, event_id)
+    SELECT (e->>0)::bigint AS member_id, (e->>1)::bigint AS sequence, e->>2 AS event_id,
+           e->3 AS data
+    FROM jsonb_array_elements(%(rows)s::jsonb) AS e
 ), ev AS (
     INSERT INTO {_table(OutboxEvent)} (merchant_id, program_id, member_id, event_id, type,
                                        sequence, data, created_at)
@@ -352,10 +355,8 @@ def emit_numbered(
         for start in range(0, len(batch), 20_000):
             chunk = batch[start:start + 20_000]
             cursor.execute(_numbered_insert_sql(), {
-                "members": [member_id for member_id, _, _ in chunk],
-                "sequences": [sequence for _, sequence, _ in chunk],
-                "data": [_json(data) for _, _, data in chunk],
-                "event_ids": [new_event_id() for _ in chunk],
+                "rows": _json([[member_id, sequence, new_event_id(), data]
+                               for member_id, sequence, data in chunk]),
                 "merchant": merchant_id, "program": program_id, "type": type, "now": now,
                 "endpoints": endpoints,
             })

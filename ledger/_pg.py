@@ -146,6 +146,12 @@ def credit(
         actor=params["actor"], reason=params["reason"], metadata=metadata or {},
         created_at=now,
     )
+    # the member's figures as the statement left them (RETURNING): an answer needs no re-read
+    entry.member_figures = {
+        "balance": balance_after, "pending_points": pending_points,
+        "reserved_points": reserved_points, "lifetime_points": lifetime_points,
+        "last_activity_at": now,
+    }
     _after_post(entry, pending_points, reserved_points, lifetime_points,
                 lifetime_delta=balance_delta if lifetime else 0)
     return entry

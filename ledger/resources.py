@@ -3,14 +3,15 @@ explains imports and exports). Points are signed integers, as the ledger stores 
 
 from __future__ import annotations
 
-from typing import Any
+from import_export import fields
 
-from import_export import fields, resources
+from members.resources import ConsoleExportResource
 
 from .models import Entry
 
 
-class EntryExportResource(resources.ModelResource):
+class EntryExportResource(ConsoleExportResource):
+    related = ("member__customer", "program")
     card_id = fields.Field(attribute="member__card_id_display", column_name="card_id")
     external_id = fields.Field(
         attribute="member__customer__external_id", column_name="external_id"
@@ -26,9 +27,3 @@ class EntryExportResource(resources.ModelResource):
             "reference", "actor",
         )
         export_order = fields
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__()
-
-    def filter_export(self, queryset, **kwargs):
-        return queryset.select_related("member__customer", "program")

@@ -292,7 +292,8 @@ def redemption_check(
 
 
 def _lock_redemption(redemption: Redemption) -> tuple[Member, Redemption]:
-    """Lock the member (first, as every writer does), then read the redemption afresh.
+    """Lock the member (first, as every writer does), then the redemption and its hold, read
+    afresh in one statement (the ledger's ``hold_confirm`` takes both as they are).
 
     Every writer of a redemption holds its member's lock, so the row lock on the redemption
     itself only guards against code that forgets to.
@@ -300,7 +301,7 @@ def _lock_redemption(redemption: Redemption) -> tuple[Member, Redemption]:
     member = lock_member(redemption.member_id)
     fresh = (
         Redemption._base_manager.select_related("hold", "reward")
-        .select_for_update(of=("self",))
+        .select_for_update(of=("self", "hold"))
         .get(pk=redemption.pk)
     )
     return member, fresh
@@ -342,7 +343,7 @@ def redemption_reserve(
     label = f"Reward: {reward.name}" if reward else "Points as a discount"
     hold = ledger.points_reserve(
         member=member, points=plan.points, actor=actor, reference=order_id, reason=label,
-        clock=clock,
+        clock=clock, locked=True,
     )
     redemption = Redemption._base_manager.create(
         merchant_id=member.merchant_id,
@@ -400,7 +401,7 @@ def redemption_confirm(
     redemption.hold = ledger.hold_confirm(
         hold=redemption.hold, actor=actor, reference=order_id,
         reason=f"Reward: {redemption.reward.name}" if redemption.reward else "Points discount",
-        clock=clock,
+        clock=clock, member=member,
     )
     redemption.status = Redemption.Status.CONFIRMED
     redemption.order_id = order_id

@@ -35,7 +35,7 @@ KIND_HELP = _(
 )
 CONDITIONS_HELP = _(
     "Event rules only; every condition must hold. Field: outcome, status, scope or "
-    "metadata.<key> (nested: metadata.device.os). Value: text, a number, true or false "
+    "metadata.&lt;key&gt; (nested: metadata.device.os). Value: text, a number, true or false "
     "(\"5\" in quotes is the text 5); for \"is one of\", values separated by commas."
 )
 

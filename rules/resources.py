@@ -3,11 +3,10 @@ imports and exports). Money is written to the currency's minor unit (``money_str
 
 from __future__ import annotations
 
-from typing import Any
-
-from import_export import fields, resources
+from import_export import fields
 
 from loyaltysite.formatting import money_str
+from members.resources import ConsoleExportResource
 
 from .models import Order
 
@@ -19,7 +18,8 @@ class _Money(fields.Field):
         return money_str(getattr(obj, self.attribute), obj.currency)
 
 
-class OrderExportResource(resources.ModelResource):
+class OrderExportResource(ConsoleExportResource):
+    related = ("member__customer", "program")
     card_id = fields.Field(attribute="member__card_id_display", column_name="card_id")
     external_id = fields.Field(
         attribute="member__customer__external_id", column_name="external_id"
@@ -38,9 +38,3 @@ class OrderExportResource(resources.ModelResource):
             "points_reversed", "points_shortfall", "created_at",
         )
         export_order = fields
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__()
-
-    def filter_export(self, queryset, **kwargs):
-        return queryset.select_related("member__customer", "program")

@@ -6,6 +6,7 @@ from drf_spectacular.utils import OpenApiExample
 from rest_framework import status as http
 
 from ledger import selectors, services
+from ledger.hooks import apply_member_updates
 from loyaltysite.api.pagination import NewestFirstPagination
 from loyaltysite.api.prototypes import render
 from loyaltysite.api.schema import document
@@ -19,7 +20,13 @@ from .serializers import AdjustIn, EarnIn, EntryOut, EntryWithMemberOut
 
 class _PostingApi(ProgramApi):
     def _answer(self, entry, member) -> tuple[int, dict]:
-        fresh = member_get(program=self.program(), ident=member.pk)
+        figures = entry.__dict__.get("member_figures")
+        if figures is not None:  # the fast path's RETURNING: the figures after the posting
+            for name, value in figures.items():
+                setattr(member, name, value)
+            fresh = apply_member_updates(member, entry)
+        else:
+            fresh = member_get(program=self.program(), ident=member.pk)
         return http.HTTP_201_CREATED, {
             "entry": render(EntryOut, entry), "member": render(MemberOut, fresh)
         }

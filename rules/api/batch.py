@@ -8,7 +8,8 @@ twice, a replayed item answers what it answered the first time, an order id sent
 its own replays that answer, and the same id with another body is ``IDEMPOTENCY_CONFLICT``.
 
 How it runs: the orders go in chunks of :data:`CHUNK_SIZE`, one transaction each (inside the
-batch's ``Idempotency-Key`` transaction when the request carries one). Per chunk, set-based:
+batch's ``Idempotency-Key`` transaction when the request carries one: then every member of the
+batch is locked up front, in one statement). Per chunk, set-based:
 
 * one query reads the outcomes kept under the chunk's order keys, and one the orders whose keys
   have expired: those items answer from them without any write;
@@ -90,19 +91,25 @@ def batch_orders(data: Any) -> list[Any]:
 
 
 def run_batch(*, program: Program, orders: Sequence[Any], orders_path: str, actor: str,
-              merchant_id: int) -> dict[str, Any]:
+              merchant_id: int, one_transaction: bool = False) -> dict[str, Any]:
     """Record each order as ``POST /orders/`` would; the results in the orders' order.
 
     ``orders_path`` is the path of ``POST /orders/`` (the items' idempotency fingerprints are
     those of single orders, so a single order and a batched one replay each other).
+    ``one_transaction``: the caller runs the whole batch in its transaction (the batch's
+    ``Idempotency-Key``).
     """
     items = [_Item(index, raw) for index, raw in enumerate(orders)]
     for item in items:
         _validate(item)
     context = _Context(program=program, orders_path=orders_path, actor=actor,
                        merchant_id=merchant_id)
+    if one_transaction:
+        # Every member the batch names is locked up front, in one primary-key order, since
+        # no lock is let go between chunks.
+        _lock_members(program, [item for item in items if item.data is not None])
     for start in range(0, len(items), CHUNK_SIZE):
-        _run_chunk(context, items[start:start + CHUNK_SIZE])
+        _run_chunk(context, items[start:start + CHUNK_SIZE], lock=not one_transaction)
     results = [item.result for item in items]
     return {
         "created": sum(1 for r in results if r["status"] < 400 and not r["replayed"]),
@@ -142,35 +149,36 @@ def _validate(item: _Item) -> None:
     item.data = data
 
 
-def _run_chunk(context: _Context, chunk: list[_Item]) -> None:
+def _run_chunk(context: _Context, chunk: list[_Item], *, lock: bool) -> None:
     todo = [item for item in chunk if item.data is not None]
     if not todo:
         return
     with transaction.atomic():
         _answer_earlier(context, todo)
         todo = [item for item in todo if item.result is None]
-        _lock_members(context.program, todo)
+        if lock:
+            _lock_members(context.program, todo)
         for item in todo:
             _record(context, item)
 
 
 def _answer_earlier(context: _Context, items: list[_Item]) -> None:
     """Items whose order id has an outcome already: answered from it, in two queries."""
-    names = {context.key_name(item.data["order_id"]): item for item in items}
+    named: dict[str, list[_Item]] = {}
+    for item in items:
+        named.setdefault(context.key_name(item.data["order_id"]), []).append(item)
     kept = IdempotencyKey._base_manager.filter(
-        merchant_id=context.merchant_id, key__in=list(names), status_code__isnull=False,
+        merchant_id=context.merchant_id, key__in=list(named), status_code__isnull=False,
     ).values_list("key", "fingerprint", "status_code", "response_body")
-    seen: set[str] = set()
     for name, print_, status, body in kept:
-        item = names[name]
-        seen.add(name)
-        if print_ != _fingerprint(context, item):
-            item.answer(*_problem(IdempotencyConflict(field="Idempotency-Key")))
-        else:
-            item.answer(status, body, replayed=True)
-    unkept = [item for name, item in names.items() if name not in seen]
-    if not unkept:
+        for item in named.pop(name):
+            if print_ != _fingerprint(context, item):
+                item.answer(*_problem(IdempotencyConflict(field="Idempotency-Key")))
+            else:
+                item.answer(status, body, replayed=True)
+    if not named:
         return
+    unkept = [item for group in named.values() for item in group]
     recorded = set(Order._base_manager.filter(
         merchant_id=context.program.merchant_id, program_id=context.program.pk,
         order_id__in=[item.data["order_id"] for item in unkept],

@@ -259,11 +259,12 @@ class OrderBatchApi(ProgramApi):
         target = self.program()
         orders = batch_orders(request.data)
         orders_path = request.path.removesuffix("batch/")
+        keyed = self.idempotency_key() is not None
 
         def run():
             return http.HTTP_200_OK, run_batch(
                 program=target, orders=orders, orders_path=orders_path, actor=self.actor,
-                merchant_id=self.merchant_id,
+                merchant_id=self.merchant_id, one_transaction=keyed,
             )
 
         return self.idempotent(run, program=target)

@@ -190,6 +190,13 @@ def test_rows_land_in_the_importing_users_merchant_only(
     assert response.context["result"].invalid_rows[0].error_dict["program"]
 
 
+def test_the_member_list_offers_import_and_export_to_an_owner(owner_client, program):
+    page = owner_client.get("/admin/members/member/").content.decode()
+
+    assert "/admin/members/member/import/" in page
+    assert "/admin/members/member/export/" in page
+
+
 def test_only_a_merchants_owner_may_import_balances(manager_client, program):
     page = manager_client.get("/admin/members/member/")
 
@@ -210,3 +217,16 @@ def test_the_import_page_shows_the_expected_columns_in_the_console(owner_client,
 
     for column in ("external_id", "program", "balance"):
         assert column in page
+
+
+def test_a_large_dry_run_lists_its_first_rows_and_counts_them_all(owner_client, program):
+    from members.resources import ShortResult
+
+    rows = [{"external_id": f"L-{i}", "balance": "1"} for i in range(ShortResult.SHOWN + 20)]
+    rows.append({"external_id": "BAD", "balance": "-1"})
+
+    result = dry_run(owner_client, rows).context["result"]
+
+    assert len(result.rows) == ShortResult.SHOWN
+    assert result.totals["new"] == ShortResult.SHOWN + 20
+    assert [r.number for r in result.invalid_rows] == [len(rows)]

@@ -13,6 +13,7 @@ from ledger.services import points_adjust, points_credit
 from members.models import Member
 from rules import jobs
 from rules.services import rule_create
+from tests.api.helpers import assert_problem, patch
 from tests.factories import MemberFactory, ProgramFactory
 
 pytestmark = pytest.mark.django_db
@@ -131,3 +132,48 @@ def test_a_birthday_year_is_the_programs_year(berlin, clock):
     clock.set(datetime(2027, 1, 1, 12, 0, tzinfo=UTC))
     assert jobs.birthday_awards(clock=clock, batch_size=10) == 0
     assert Member.objects.get(pk=member.pk).balance == 50
+
+
+def test_the_console_writes_times_in_the_programs_time_zone(owner_client, member, berlin, clock):
+    clock.set(datetime(2026, 6, 30, 22, 30, tzinfo=UTC))  # already 1 July in Berlin
+    points_adjust(member=member, points=5, actor="test", reason="late")
+
+    page = owner_client.get(reverse("admin:ledger_entry_changelist")).content.decode()
+
+    assert "1. Juli 2026 00:30" in page
+
+
+def test_a_daily_streak_cycle_turns_at_midnight_in_the_programs_time_zone(berlin, member, clock):
+    from decimal import Decimal
+
+    from rules.services import Customer, order_record
+    from tiers.services import tier_settings_update
+
+    tier_settings_update(program=berlin, streak_cycle="day", streak_activity="orders")
+    orders = iter(range(1, 100))
+
+    def order_at(moment: datetime) -> Member:
+        clock.set(moment)
+        order_record(program=berlin, order_id=f"o-{next(orders)}", amount=Decimal("5.00"),
+                     currency="EUR", customer=Customer(member=str(member.pk)), actor="test",
+                     clock=clock)
+        return Member.objects.get(pk=member.pk)
+
+    first = order_at(datetime(2026, 1, 15, 23, 30, tzinfo=UTC))  # 00:30 on the 16th in Berlin
+    same_day = order_at(datetime(2026, 1, 16, 22, 30, tzinfo=UTC))  # 23:30 on the 16th
+    next_day = order_at(datetime(2026, 1, 16, 23, 30, tzinfo=UTC))  # 00:30 on the 17th
+
+    assert (first.streak, first.streak_cycle) == (1, date(2026, 1, 16))
+    assert (same_day.streak, same_day.streak_cycle) == (1, date(2026, 1, 16))
+    assert (next_day.streak, next_day.streak_cycle) == (2, date(2026, 1, 17))
+
+
+def test_a_programs_language_is_set_through_the_api(api, program):
+    response = patch(api, f"/api/v1/programs/{program.pk}/", {"language": "de"})
+
+    assert response.status_code == 200, response.content
+    assert response.json()["language"] == "de"
+    program.refresh_from_db()
+    assert program.language == "de"
+    assert_problem(patch(api, f"/api/v1/programs/{program.pk}/", {"language": "xx"}), 400,
+                   "VALIDATION_ERROR", "language")

@@ -114,6 +114,18 @@ def test_the_redeem_button_asks_for_confirmation_and_redeems_nothing(
     assert Member.objects.get(pk=shopper.pk).balance == 300
 
 
+def test_the_confirmation_shows_a_discount_in_the_currencys_minor_units(
+    customer_client, shopper, program
+):
+    discount = RewardFactory(program=program, name="Five off", points_cost=100,
+                             kind="fixed_discount", value="5.000")
+
+    page = customer_client.get(_redeem_url(shopper, discount)).content.decode()
+
+    assert "5.00 EUR off your order." in page
+    assert "5.000" not in page
+
+
 def test_a_post_without_the_confirmation_redeems_nothing(customer_client, shopper, catalog):
     response = customer_client.post(_redeem_url(shopper, catalog["coffee"]), {"token": "y" * 20})
 

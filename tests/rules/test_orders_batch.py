@@ -213,6 +213,20 @@ def test_one_order_id_twice_in_a_batch_earns_once(api, program, member):
     assert fresh(member).balance == 25
 
 
+def test_an_order_recorded_earlier_and_sent_twice_in_a_batch_replays_twice(api, program, member):
+    first = batch(api, program, [order(member, "T2-1")]).json()["results"][0]
+
+    data = batch(api, program, [order(member, "T2-1"), order(member, "T2-1"),
+                                order(member, "T2-1", "2.00")]).json()
+
+    same, again, changed = data["results"]
+    assert same["replayed"]
+    assert again["replayed"]
+    assert same["body"] == again["body"] == first["body"]
+    assert changed["body"]["code"] == "IDEMPOTENCY_CONFLICT"
+    assert fresh(member).balance == 25
+
+
 def test_an_order_whose_key_expired_replays_from_the_order_row(api, program, member, clock):
     batch(api, program, [order(member, "E-1")])
     IdempotencyKey.objects.all().delete()
@@ -370,4 +384,35 @@ def test_two_identical_batches_racing_earn_once(api, program, make_rule):
     for m in members:
         assert fresh(m).balance == 4 * 20
         assert Entry.objects.filter(member=m, kind="earn").count() == 4
+        assert member_ledger_discrepancies(member_id=m.pk) == []
+
+
+@pytest.mark.concurrency
+@pytest.mark.django_db(transaction=True)
+def test_batches_naming_the_same_members_in_other_orders_do_not_deadlock(api, program):
+    """With or without an Idempotency-Key (one transaction, or one per chunk), members are
+    locked in one primary-key order, so crossing batches queue instead of deadlocking."""
+    from rest_framework.test import APIClient
+
+    from tests.concurrency import in_threads
+
+    members = [MemberFactory(program=program) for _ in range(6)]
+
+    def submit(i: int):
+        ordered = members if i % 2 else members[::-1]
+        orders = [order(m, f"x{i}-{n}-{m.pk}", "1.00") for n in range(60) for m in ordered]
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api.raw_key}")
+        headers = {"HTTP_IDEMPOTENCY_KEY": f"cross-{i}"} if i < 2 else {}
+        response = client.post(url(program), data=json.dumps({"orders": orders}),
+                               content_type="application/json", **headers)
+        return response.status_code, response.json()
+
+    answers = in_threads(4, submit)
+
+    for status, data in answers:
+        assert status == 200, data
+        assert data["created"] == 360, [r for r in data["results"] if r["status"] != 201][:3]
+    for m in members:
+        assert fresh(m).balance == 4 * 60
         assert member_ledger_discrepancies(member_id=m.pk) == []

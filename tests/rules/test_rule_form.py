@@ -212,3 +212,18 @@ def test_saved_conditions_come_back_as_the_same_rows():
                     ("scope", "exists", ""), ("metadata.n", "lt", "3.5"),
                     ("metadata.flag", "eq", "true"), ("metadata.code", "eq", '"12"')]
     assert config_initial({"conditions": conditions})["cond_5_value"] == '"12"'
+
+
+def test_the_rule_pages_run_no_inline_script(owner_client, program, make_rule):
+    from tests.accounts.html_scan import inline_parts
+
+    rule = make_rule("event", {"event_type": "review", "points": 5})
+    pages = [
+        owner_client.get(reverse(ADD)),
+        owner_client.get(reverse("admin:rules_earningrule_change", args=[rule.pk])),
+        post(owner_client, program, "order", {"points": "5", "try_sample": SAMPLE, "_try": "1"}),
+    ]
+
+    for response in pages:
+        found = inline_parts(response.content.decode())
+        assert (found.scripts, found.handlers) == ([], [])
