@@ -163,6 +163,9 @@ def program_create(*, merchant: Merchant, **fields: Any) -> Program:
         merchant=merchant, name=fields.get("name"), deleted_at__isnull=True
     ).exists():
         raise NameTaken("A program with this name already exists.", field="name")
+    # Unless told, dates as the currency's customers write them: the US month-first with a
+    # 12-hour clock for dollars, day-first with a 24-hour clock (English, UK) elsewhere.
+    fields.setdefault("language", "en" if fields.get("currency") == "USD" else "en-gb")
     return _program_save(Program(merchant=merchant, **fields))
 
 

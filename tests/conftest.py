@@ -26,7 +26,7 @@ def pytest_collection_modifyitems(config, items):
     if connection.vendor != "postgresql" and _is_sqlite():
         skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL=postgres://...)")
         for item in items:
-            if "concurrency" in item.keywords:
+            if item.get_closest_marker("concurrency"):
                 item.add_marker(skip)
 
 
