@@ -135,12 +135,10 @@ def test_a_program_keeps_its_time_zone(merchant):
 @pytest.mark.parametrize(("currency", "language"), [("EUR", "en-gb"), ("GBP", "en-gb"),
                                                     ("USD", "en")])
 def test_a_new_program_writes_dates_as_its_currencys_customers_do(merchant, currency, language):
-    program = program_create(merchant=merchant, name=f"Club {currency}",
-                                      currency=currency)
+    program = program_create(merchant=merchant, name=f"Club {currency}", currency=currency)
     assert program.language == language
 
 
 def test_a_new_program_keeps_the_language_it_is_given(merchant):
-    program = program_create(merchant=merchant, name="Club", currency="EUR",
-                                      language="de")
+    program = program_create(merchant=merchant, name="Club", currency="EUR", language="de")
     assert program.language == "de"
