@@ -104,7 +104,7 @@ class Reward(models.Model):
     stock = models.PositiveIntegerField(
         _("stock"), null=True, blank=True,
         help_text=_("Units still free to reserve; empty for unlimited. Open reservations hold "
-        "their unit until they are confirmed (kept) or released (given back)."),
+                    "their unit until they are confirmed (kept) or released (given back)."),
     )
     per_member_limit = models.PositiveIntegerField(
         _("per member limit"), null=True, blank=True, validators=[MinValueValidator(1)],

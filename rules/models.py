@@ -62,7 +62,7 @@ class EarningRule(models.Model):
     stackable = models.BooleanField(
         _("stackable"), default=True,
         help_text=_("Stackable rules always combine. Of the non-stackable rules that match an "
-        "order or event, only the one with the highest priority fires."),
+                    "order or event, only the one with the highest priority fires."),
     )
     max_per_member = models.PositiveIntegerField(
         _("max per member"), null=True, blank=True,
