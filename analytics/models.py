@@ -58,8 +58,8 @@ class ProgramDay(models.Model):
 
     class Meta:
         ordering = ["program", "day"]
-        verbose_name = "daily figures"
-        verbose_name_plural = "daily figures"
+        verbose_name = _("daily figures")
+        verbose_name_plural = _("daily figures")
         constraints = [
             models.UniqueConstraint(
                 fields=["merchant", "program", "day"], name="analytics_programday_unique"

@@ -81,7 +81,7 @@ class Entry(models.Model):
 
     class Meta:
         verbose_name = _("entry")
-        verbose_name_plural = "entries"
+        verbose_name_plural = _("entries")
         ordering = ["-id"]
         permissions = [("adjust_points", "Can adjust a member's points, with a reason")]
         constraints = [

@@ -172,8 +172,8 @@ class TierSettings(models.Model):
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
-        verbose_name = "tier and streak settings"
-        verbose_name_plural = "tier and streak settings"
+        verbose_name = _("tier and streak settings")
+        verbose_name_plural = _("tier and streak settings")
 
     def __str__(self) -> str:
         return f"Tier and streak settings of {self.program}"
@@ -346,7 +346,7 @@ class Qualifying(models.Model):
 
     class Meta:
         verbose_name = _("qualifying")
-        verbose_name_plural = "qualifying days"
+        verbose_name_plural = _("qualifying days")
         constraints = [
             models.UniqueConstraint(fields=["member", "day"], name="tier_qualifying_member_day"),
         ]

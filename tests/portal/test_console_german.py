@@ -44,7 +44,7 @@ def test_the_ledger_entries_list_has_german_headers_and_kinds(owner_client, memb
     assert {"Erstellt am", "Programm", "Art", "Guthaben danach", "Grund", "Referenz"} <= set(
         headers(page)
     )
-    assert "Buchung" in page
+    assert "Buchung zum Ansehen auswählen" in page
     assert "Anpassung" in page  # the kind of the entry
     assert "Balance after" not in page
 
@@ -75,6 +75,20 @@ def test_the_rules_list_and_form_are_german(owner_client, german):
     assert "Bestellung" in page  # the kind "order"
     assert "Höhere Priorität wird zuerst berücksichtigt." in form
     assert "Higher is considered first." not in form
+
+
+@pytest.mark.django_db
+def test_the_consoles_navigation_and_settings_pages_are_german(owner_client, german):
+    index = owner_client.get(reverse("admin:index")).content.decode()
+    settings_page = owner_client.get(
+        reverse("admin:tiers_tiersettings_changelist")
+    ).content.decode()
+
+    assert "Anmeldung" in index  # the sign-in app's name
+    assert "Buchungen" in index
+    assert "Sign-in" not in index
+    assert "Stufen- und Serieneinstellungen" in settings_page
+    assert "tier and streak settings" not in settings_page
 
 
 @pytest.mark.django_db
