@@ -72,6 +72,8 @@ def test_the_rules_list_and_form_are_german(owner_client, german):
 
     assert {"Name", "Programm", "Art", "Priorität", "Kombinierbar"} <= set(headers(page))
     assert "Sammelregel" in page
+    assert "Alle Zeilen auswählen" in page  # the theme's own words, from our catalogue
+    assert "Select all rows" not in page
     assert "Bestellung" in page  # the kind "order"
     assert "Höhere Priorität wird zuerst berücksichtigt." in form
     assert "Higher is considered first." not in form
