@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 OWNER_PERMISSIONS = [
     "accounts.view_signinpolicy", "accounts.add_signinpolicy", "accounts.change_signinpolicy",
@@ -9,7 +10,7 @@ MANAGER_PERMISSIONS = ["accounts.view_signinpolicy"]
 class AccountsConfig(AppConfig):
     name = "accounts"
     default_auto_field = "django.db.models.BigAutoField"
-    verbose_name = "Sign-in"
+    verbose_name = _("Sign-in")
 
     def ready(self) -> None:
         from django.contrib import admin

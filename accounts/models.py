@@ -16,14 +16,15 @@ class SignInPolicy(models.Model):
     defaults (two-factor sign-in optional for everyone)."""
 
     merchant = models.OneToOneField(
-        "members.Merchant", on_delete=models.CASCADE, related_name="sign_in_policy"
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.CASCADE,
+        related_name="sign_in_policy"
     )
     require_owner_two_factor = models.BooleanField(
         _("require two-factor sign-in for Owners"), default=False,
         help_text=_("An Owner without an authenticator app must set one up before using the "
                     "console."),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = ScopedManager(merchant="merchant")
 

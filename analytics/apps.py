@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 PERMISSIONS = ["analytics.view_programday"]
 
@@ -6,6 +7,7 @@ PERMISSIONS = ["analytics.view_programday"]
 class AnalyticsConfig(AppConfig):
     name = "analytics"
     default_auto_field = "django.db.models.BigAutoField"
+    verbose_name = _("Analytics")
 
     def ready(self) -> None:
         from members.dashboard import (

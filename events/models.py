@@ -39,22 +39,29 @@ def new_event_id() -> str:
 
 
 class OutboxEvent(models.Model):
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.CASCADE, related_name="+")
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="+",
+    )
     program = models.ForeignKey(
-        "members.Program", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        "members.Program", verbose_name=_("program"), null=True, blank=True,
+        on_delete=models.CASCADE, related_name="+"
     )
     member = models.ForeignKey(
-        "members.Member", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        "members.Member", verbose_name=_("member"), null=True, blank=True, on_delete=models.CASCADE,
+        related_name="+"
     )
-    event_id = models.CharField(max_length=40, unique=True, default=new_event_id, editable=False)
-    type = models.CharField(max_length=64)
-    sequence = models.PositiveBigIntegerField(null=True, blank=True)
-    data = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
-    created_at = models.DateTimeField()
+    event_id = models.CharField(
+        _("event id"), max_length=40, unique=True, default=new_event_id, editable=False,
+    )
+    type = models.CharField(_("type"), max_length=64)
+    sequence = models.PositiveBigIntegerField(_("sequence"), null=True, blank=True)
+    data = models.JSONField(_("data"), default=dict, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(_("created at"))
 
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
+        verbose_name_plural = _("outbox events")
         ordering = ["id"]
         verbose_name = _("event")
         constraints = [
@@ -96,27 +103,36 @@ class OutboxEvent(models.Model):
 class WebhookEndpoint(models.Model):
     """Where a merchant wants events sent, and which ones (none listed: every type)."""
 
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.CASCADE, related_name="+")
-    url = models.URLField(max_length=2000)
-    description = models.CharField(max_length=255, blank=True, default="")
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="+",
+    )
+    url = models.URLField(_("url"), max_length=2000)
+    description = models.CharField(_("description"), max_length=255, blank=True, default="")
     # Types (``points.earned``) or groups (``points.*``); empty means every type.
-    event_types = models.JSONField(default=list, blank=True)
+    event_types = models.JSONField(_("event types"), default=list, blank=True)
     # ``whsec_`` + base64 of 32 random bytes (the Standard Webhooks secret format).
-    secret = models.CharField(max_length=100, editable=False)
+    secret = models.CharField(_("secret"), max_length=100, editable=False)
     # After a rotation the old secret still signs, beside the new one, until it expires.
-    previous_secret = models.CharField(max_length=100, blank=True, default="", editable=False)
-    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
-    is_active = models.BooleanField(default=True)
+    previous_secret = models.CharField(
+        _("previous secret"), max_length=100, blank=True, default="", editable=False,
+    )
+    previous_secret_expires_at = models.DateTimeField(
+        _("previous secret expires at"), null=True, blank=True, editable=False,
+    )
+    is_active = models.BooleanField(_("is active"), default=True)
     # Since when every attempt has failed (reset by a success); disabled after a set time.
-    failing_since = models.DateTimeField(null=True, blank=True, editable=False)
-    disabled_at = models.DateTimeField(null=True, blank=True, editable=False)
-    disabled_reason = models.CharField(max_length=255, blank=True, default="", editable=False)
-    created_at = models.DateTimeField(editable=False)
-    updated_at = models.DateTimeField(editable=False)
+    failing_since = models.DateTimeField(_("failing since"), null=True, blank=True, editable=False)
+    disabled_at = models.DateTimeField(_("disabled at"), null=True, blank=True, editable=False)
+    disabled_reason = models.CharField(
+        _("disabled reason"), max_length=255, blank=True, default="", editable=False,
+    )
+    created_at = models.DateTimeField(_("created at"), editable=False)
+    updated_at = models.DateTimeField(_("updated at"), editable=False)
 
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
+        verbose_name_plural = _("webhook endpoints")
         ordering = ["id"]
         verbose_name = _("webhook endpoint")
         indexes = [
@@ -137,22 +153,27 @@ class Delivery(models.Model):
         DELIVERED = "delivered", _("Delivered")
         FAILED = "failed", _("Failed")
 
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.CASCADE, related_name="+")
-    endpoint = models.ForeignKey(
-        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="+",
     )
-    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="deliveries")
-    status = models.CharField(max_length=10, choices=Status, default=Status.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, verbose_name=_("endpoint"), on_delete=models.CASCADE,
+        related_name="deliveries"
+    )
+    event = models.ForeignKey(
+        OutboxEvent, verbose_name=_("event"), on_delete=models.CASCADE, related_name="deliveries",
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
     # A resend starts a new round of retries; the log's attempt numbers go on counting.
-    attempts_before_resend = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField()
+    attempts_before_resend = models.PositiveIntegerField(_("attempts before resend"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"))
     # A worker's claim: until then no other worker sends this delivery.
-    locked_until = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
     # When the sweeper last enqueued it (tasks enqueued on commit leave it empty).
-    swept_at = models.DateTimeField(null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField()
+    swept_at = models.DateTimeField(_("swept at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"))
 
     objects = ScopedManager(merchant="merchant")
 
@@ -181,22 +202,30 @@ class Delivery(models.Model):
 class DeliveryAttempt(models.Model):
     """One HTTP request of a delivery: the log the console and the API show."""
 
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.CASCADE, related_name="+")
-    endpoint = models.ForeignKey(
-        WebhookEndpoint, on_delete=models.CASCADE, related_name="attempts"
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="+",
     )
-    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="log")
-    number = models.PositiveIntegerField()
-    started_at = models.DateTimeField()
-    succeeded = models.BooleanField(default=False)
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    latency_ms = models.PositiveIntegerField(default=0)
-    response_excerpt = models.CharField(max_length=500, blank=True, default="")
-    error = models.CharField(max_length=255, blank=True, default="")
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, verbose_name=_("endpoint"), on_delete=models.CASCADE,
+        related_name="attempts"
+    )
+    delivery = models.ForeignKey(
+        Delivery, verbose_name=_("delivery"), on_delete=models.CASCADE, related_name="log",
+    )
+    number = models.PositiveIntegerField(_("number"))
+    started_at = models.DateTimeField(_("started at"))
+    succeeded = models.BooleanField(_("succeeded"), default=False)
+    status_code = models.PositiveSmallIntegerField(_("status code"), null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(_("latency ms"), default=0)
+    response_excerpt = models.CharField(
+        _("response excerpt"), max_length=500, blank=True, default="",
+    )
+    error = models.CharField(_("error"), max_length=255, blank=True, default="")
 
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
+        verbose_name_plural = _("delivery attempts")
         ordering = ["-id"]
         verbose_name = _("delivery attempt")
         # The log of what was sent is never rewritten (it goes with its endpoint when that is
@@ -218,15 +247,21 @@ class DeliveryAttempt(models.Model):
 class ExpiryWarning(models.Model):
     """A member was told (``points.expiring``) that points expire on ``expires_on``."""
 
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.CASCADE, related_name="+")
-    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="+")
-    expires_on = models.DateField()
-    points = models.BigIntegerField()
-    created_at = models.DateTimeField()
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="+",
+    )
+    member = models.ForeignKey(
+        "members.Member", verbose_name=_("member"), on_delete=models.CASCADE, related_name="+",
+    )
+    expires_on = models.DateField(_("expires on"))
+    points = models.BigIntegerField(_("points"))
+    created_at = models.DateTimeField(_("created at"))
 
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
+        verbose_name = _("expiry warning")
+        verbose_name_plural = _("expiry warnings")
         constraints = [
             models.UniqueConstraint(
                 fields=["merchant", "member", "expires_on"], name="events_expiry_warning_once"

@@ -30,6 +30,7 @@ from __future__ import annotations
 import pgtrigger
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 
 
@@ -37,40 +38,50 @@ class Entry(models.Model):
     """One posted change to a member's points. Never updated or deleted."""
 
     class Kind(models.TextChoices):
-        EARN = "earn", "Earn"
-        ADJUST = "adjust", "Adjustment"
-        REDEEM = "redeem", "Redeem"
-        RESERVE = "reserve", "Reserve"
-        RELEASE = "release", "Release"
-        EXPIRE = "expire", "Expire"
-        REVERSE = "reverse", "Reversal"
-        AVAILABLE = "available", "Now spendable"
+        EARN = "earn", _("Earn")
+        ADJUST = "adjust", _("Adjustment")
+        REDEEM = "redeem", _("Redeem")
+        RESERVE = "reserve", _("Reserve")
+        RELEASE = "release", _("Release")
+        EXPIRE = "expire", _("Expire")
+        REVERSE = "reverse", _("Reversal")
+        AVAILABLE = "available", _("Now spendable")
 
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
-    program = models.ForeignKey("members.Program", on_delete=models.PROTECT, related_name="+")
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="entries")
-    kind = models.CharField(max_length=16, choices=Kind)
-    points = models.BigIntegerField()
-    balance_delta = models.BigIntegerField(default=0)
-    pending_delta = models.BigIntegerField(default=0)
-    reserved_delta = models.BigIntegerField(default=0)
-    balance_after = models.BigIntegerField()
-    reference = models.CharField(max_length=128, blank=True, default="")
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
+    )
+    program = models.ForeignKey(
+        "members.Program", verbose_name=_("program"), on_delete=models.PROTECT, related_name="+",
+    )
+    member = models.ForeignKey(
+        "members.Member", verbose_name=_("member"), on_delete=models.PROTECT,
+        related_name="entries",
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind)
+    points = models.BigIntegerField(_("points"))
+    balance_delta = models.BigIntegerField(_("balance delta"), default=0)
+    pending_delta = models.BigIntegerField(_("pending delta"), default=0)
+    reserved_delta = models.BigIntegerField(_("reserved delta"), default=0)
+    balance_after = models.BigIntegerField(_("balance after"))
+    reference = models.CharField(_("reference"), max_length=128, blank=True, default="")
     rule = models.ForeignKey(
-        "rules.EarningRule", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "rules.EarningRule", verbose_name=_("rule"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="+"
     )
     reverses = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals"
+        "self", verbose_name=_("reverses"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="reversals"
     )
-    actor = models.CharField(max_length=128, help_text="Who or what caused it.")
-    reason = models.CharField(max_length=255, blank=True, default="")
-    metadata = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField()
+    actor = models.CharField(_("actor"), max_length=128, help_text=_("Who or what caused it."))
+    reason = models.CharField(_("reason"), max_length=255, blank=True, default="")
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"))
 
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
-        verbose_name_plural = "entries"
+        verbose_name = _("entry")
+        verbose_name_plural = _("entries")
         ordering = ["-id"]
         permissions = [("adjust_points", "Can adjust a member's points, with a reason")]
         constraints = [
@@ -123,19 +134,27 @@ class Entry(models.Model):
 class Lot(models.Model):
     """What remains of one credit: consumed first-to-expire first, expires as a whole."""
 
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="lots")
-    entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="lot")
-    points = models.BigIntegerField()
-    remaining = models.BigIntegerField()
-    pending = models.BooleanField(default=False)
-    available_at = models.DateTimeField()
-    expires_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField()
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
+    )
+    member = models.ForeignKey(
+        "members.Member", verbose_name=_("member"), on_delete=models.PROTECT, related_name="lots",
+    )
+    entry = models.OneToOneField(
+        Entry, verbose_name=_("entry"), on_delete=models.PROTECT, related_name="lot",
+    )
+    points = models.BigIntegerField(_("points"))
+    remaining = models.BigIntegerField(_("remaining"))
+    pending = models.BooleanField(_("pending"), default=False)
+    available_at = models.DateTimeField(_("available at"))
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"))
 
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
+        verbose_name = _("lot")
+        verbose_name_plural = _("lots")
         constraints = [
             models.CheckConstraint(condition=Q(points__gt=0), name="ledger_lot_points_gt_0"),
             models.CheckConstraint(
@@ -165,26 +184,34 @@ class Hold(models.Model):
     """Points reserved for a redemption: confirmed (spent) or released (given back)."""
 
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        CONFIRMED = "confirmed", "Confirmed"
-        RELEASED = "released", "Released"
-        EXPIRED = "expired", "Expired"
+        ACTIVE = "active", _("Active")
+        CONFIRMED = "confirmed", _("Confirmed")
+        RELEASED = "released", _("Released")
+        EXPIRED = "expired", _("Expired")
 
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
-    program = models.ForeignKey("members.Program", on_delete=models.PROTECT, related_name="+")
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="holds")
-    points = models.BigIntegerField()
-    status = models.CharField(max_length=16, choices=Status, default=Status.ACTIVE)
-    reference = models.CharField(max_length=128, blank=True, default="")
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
+    )
+    program = models.ForeignKey(
+        "members.Program", verbose_name=_("program"), on_delete=models.PROTECT, related_name="+",
+    )
+    member = models.ForeignKey(
+        "members.Member", verbose_name=_("member"), on_delete=models.PROTECT, related_name="holds",
+    )
+    points = models.BigIntegerField(_("points"))
+    status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.ACTIVE)
+    reference = models.CharField(_("reference"), max_length=128, blank=True, default="")
     # [[lot_id, points], ...]: where the held points came from, so a release puts them back.
-    allocations = models.JSONField(default=list)
-    expires_at = models.DateTimeField()
-    created_at = models.DateTimeField()
-    settled_at = models.DateTimeField(null=True, blank=True)
+    allocations = models.JSONField(_("allocations"), default=list)
+    expires_at = models.DateTimeField(_("expires at"))
+    created_at = models.DateTimeField(_("created at"))
+    settled_at = models.DateTimeField(_("settled at"), null=True, blank=True)
 
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
+        verbose_name = _("hold")
+        verbose_name_plural = _("holds")
         constraints = [
             models.CheckConstraint(condition=Q(points__gt=0), name="ledger_hold_points_gt_0"),
         ]
@@ -201,19 +228,24 @@ class Hold(models.Model):
 class IdempotencyKey(models.Model):
     """The first outcome of a keyed write, replayed for the same request (SPEC 5)."""
 
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.CASCADE, related_name="+")
-    program = models.ForeignKey(
-        "members.Program", null=True, on_delete=models.CASCADE, related_name="+"
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="+",
     )
-    key = models.CharField(max_length=255, help_text="'<program id or ->:<key>'")
-    fingerprint = models.CharField(max_length=64)
-    status_code = models.PositiveSmallIntegerField(null=True)
-    response_body = models.JSONField(null=True)
-    created_at = models.DateTimeField()
+    program = models.ForeignKey(
+        "members.Program", verbose_name=_("program"), null=True, on_delete=models.CASCADE,
+        related_name="+"
+    )
+    key = models.CharField(_("key"), max_length=255, help_text=_("'<program id or ->:<key>'"))
+    fingerprint = models.CharField(_("fingerprint"), max_length=64)
+    status_code = models.PositiveSmallIntegerField(_("status code"), null=True)
+    response_body = models.JSONField(_("response body"), null=True)
+    created_at = models.DateTimeField(_("created at"))
 
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
+        verbose_name = _("idempotency key")
+        verbose_name_plural = _("idempotency keys")
         constraints = [
             models.UniqueConstraint(
                 fields=["merchant", "key"], name="ledger_idempotency_key_unique"

@@ -86,4 +86,4 @@ def dashboard_callback(request, context):
 
 
 def environment_callback(request):
-    return ["Development", "warning"] if settings.DEBUG else ["Production", "danger"]
+    return [_("Development"), "warning"] if settings.DEBUG else [_("Production"), "danger"]

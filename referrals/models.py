@@ -66,9 +66,12 @@ class RewardKind(models.TextChoices):
 class ReferralSettings(models.Model):
     """A program's referral terms. Without a row, the field defaults apply."""
 
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
+    )
     program = models.ForeignKey(
-        "members.Program", on_delete=models.PROTECT, related_name="referral_settings"
+        "members.Program", verbose_name=_("program"), on_delete=models.PROTECT,
+        related_name="referral_settings"
     )
     is_enabled = models.BooleanField(
         _("referrals enabled"), default=True,
@@ -121,7 +124,7 @@ class ReferralSettings(models.Model):
     limit_period_days = models.PositiveSmallIntegerField(
         _("period (days)"), default=30, validators=[MinValueValidator(1), MaxValueValidator(3650)]
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = ScopedManager(merchant="merchant")
 
@@ -190,20 +193,26 @@ class ReferralSettings(models.Model):
 class ReferralCode(models.Model):
     """A member's shareable code. At most one active code per member."""
 
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
-    program = models.ForeignKey("members.Program", on_delete=models.PROTECT, related_name="+")
-    member = models.ForeignKey(
-        "members.Member", on_delete=models.PROTECT, related_name="referral_codes"
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
     )
-    code = models.CharField(max_length=16, default=new_referral_code, editable=False)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField()
-    deactivated_at = models.DateTimeField(null=True, blank=True)
-    deactivated_by = models.CharField(max_length=128, blank=True, default="")
+    program = models.ForeignKey(
+        "members.Program", verbose_name=_("program"), on_delete=models.PROTECT, related_name="+",
+    )
+    member = models.ForeignKey(
+        "members.Member", verbose_name=_("member"), on_delete=models.PROTECT,
+        related_name="referral_codes"
+    )
+    code = models.CharField(_("code"), max_length=16, default=new_referral_code, editable=False)
+    is_active = models.BooleanField(_("is active"), default=True)
+    created_at = models.DateTimeField(_("created at"))
+    deactivated_at = models.DateTimeField(_("deactivated at"), null=True, blank=True)
+    deactivated_by = models.CharField(_("deactivated by"), max_length=128, blank=True, default="")
 
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
+        verbose_name_plural = _("referral codes")
         verbose_name = _("referral code")
         ordering = ["-id"]
         permissions = [("deactivate_referralcode", "Can deactivate or regenerate referral codes")]
@@ -245,22 +254,30 @@ class Referral(models.Model):
         APPROVED = "approved", _("Approved")
         REJECTED = "rejected", _("Rejected")
 
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
-    program = models.ForeignKey("members.Program", on_delete=models.PROTECT, related_name="+")
-    code = models.ForeignKey(ReferralCode, on_delete=models.PROTECT, related_name="referrals")
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
+    )
+    program = models.ForeignKey(
+        "members.Program", verbose_name=_("program"), on_delete=models.PROTECT, related_name="+",
+    )
+    code = models.ForeignKey(
+        ReferralCode, verbose_name=_("code"), on_delete=models.PROTECT, related_name="referrals",
+    )
     referrer = models.ForeignKey(
-        "members.Member", on_delete=models.PROTECT, related_name="referrals_made"
+        "members.Member", verbose_name=_("referrer"), on_delete=models.PROTECT,
+        related_name="referrals_made"
     )
     referee = models.ForeignKey(
-        "members.Member", on_delete=models.PROTECT, related_name="referrals_received"
+        "members.Member", verbose_name=_("referee"), on_delete=models.PROTECT,
+        related_name="referrals_received"
     )
-    status = models.CharField(max_length=12, choices=Status, default=Status.PENDING)
-    channel = models.CharField(max_length=10, choices=Channel)
+    status = models.CharField(_("status"), max_length=12, choices=Status, default=Status.PENDING)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel)
     source = models.CharField(
-        max_length=128, blank=True, default="",
+        _("source"), max_length=128, blank=True, default="",
         help_text=_("What the attribution came with, e.g. the order id at checkout."),
     )
-    actor = models.CharField(max_length=128, blank=True, default="")
+    actor = models.CharField(_("actor"), max_length=128, blank=True, default="")
     created_at = models.DateTimeField(_("attributed at"))
     expires_at = models.DateTimeField(
         _("conversion deadline"), help_text=_("A qualifying order after this converts nothing.")
@@ -269,17 +286,21 @@ class Referral(models.Model):
         "rules.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
         verbose_name=_("converting order"),
     )
-    converted_at = models.DateTimeField(null=True, blank=True)
-    rewarded_at = models.DateTimeField(null=True, blank=True)
-    decision = models.CharField(max_length=8, choices=Decision, blank=True, default="")
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decided_by = models.CharField(max_length=128, blank=True, default="")
-    decision_reason = models.CharField(max_length=255, blank=True, default="")
-    clawed_back_at = models.DateTimeField(null=True, blank=True)
+    converted_at = models.DateTimeField(_("converted at"), null=True, blank=True)
+    rewarded_at = models.DateTimeField(_("rewarded at"), null=True, blank=True)
+    decision = models.CharField(
+        _("decision"), max_length=8, choices=Decision, blank=True, default="",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decided_by = models.CharField(_("decided by"), max_length=128, blank=True, default="")
+    decision_reason = models.CharField(_("decision reason"), max_length=255, blank=True, default="")
+    clawed_back_at = models.DateTimeField(_("clawed back at"), null=True, blank=True)
 
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
+        verbose_name = _("referral")
+        verbose_name_plural = _("referrals")
         ordering = ["-id"]
         permissions = [("review_referral", "Can approve or reject referrals")]
         constraints = [
@@ -338,38 +359,52 @@ class ReferralReward(models.Model):
         SKIPPED = "skipped", _("Skipped")
         CLAWED_BACK = "clawed_back", _("Clawed back")
 
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
-    program = models.ForeignKey("members.Program", on_delete=models.PROTECT, related_name="+")
-    referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="rewards")
-    member = models.ForeignKey(
-        "members.Member", on_delete=models.PROTECT, related_name="referral_rewards"
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
     )
-    side = models.CharField(max_length=8, choices=Side)
-    kind = models.CharField(max_length=8, choices=Kind)
-    status = models.CharField(max_length=12, choices=Status, default=Status.GRANTED)
-    points = models.BigIntegerField(default=0)
+    program = models.ForeignKey(
+        "members.Program", verbose_name=_("program"), on_delete=models.PROTECT, related_name="+",
+    )
+    referral = models.ForeignKey(
+        Referral, verbose_name=_("referral"), on_delete=models.PROTECT, related_name="rewards",
+    )
+    member = models.ForeignKey(
+        "members.Member", verbose_name=_("member"), on_delete=models.PROTECT,
+        related_name="referral_rewards"
+    )
+    side = models.CharField(_("side"), max_length=8, choices=Side)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind)
+    status = models.CharField(_("status"), max_length=12, choices=Status, default=Status.GRANTED)
+    points = models.BigIntegerField(_("points"), default=0)
     entry = models.ForeignKey(
-        "ledger.Entry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "ledger.Entry", verbose_name=_("entry"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+"
     )
     reward = models.ForeignKey(
-        "rewards.Reward", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "rewards.Reward", verbose_name=_("reward"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+"
     )
     voucher = models.ForeignKey(
-        "rewards.Voucher", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "rewards.Voucher", verbose_name=_("voucher"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="+"
     )
     note = models.CharField(
-        max_length=255, blank=True, default="", help_text=_("Why it was skipped or cut short.")
+        _("note"), max_length=255, blank=True, default="",
+        help_text=_("Why it was skipped or cut short.")
     )
-    points_reversed = models.BigIntegerField(default=0)
+    points_reversed = models.BigIntegerField(_("points reversed"), default=0)
     points_shortfall = models.BigIntegerField(
-        default=0, help_text=_("Points a clawback could not take back: the member spent them.")
+        _("points shortfall"), default=0,
+        help_text=_("Points a clawback could not take back: the member spent them.")
     )
-    created_at = models.DateTimeField()
-    clawed_back_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"))
+    clawed_back_at = models.DateTimeField(_("clawed back at"), null=True, blank=True)
 
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
+        verbose_name = _("referral reward")
+        verbose_name_plural = _("referral rewards")
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(

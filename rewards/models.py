@@ -33,6 +33,7 @@ from django.core.validators import (
 )
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 
 from loyaltysite.currencies import MINOR_UNITS
@@ -70,59 +71,67 @@ class Reward(models.Model):
     """Something a member can spend points on."""
 
     class Kind(models.TextChoices):
-        FIXED_DISCOUNT = "fixed_discount", "Fixed discount"
-        PERCENT_DISCOUNT = "percent_discount", "Percent discount"
-        FREE_PRODUCT = "free_product", "Free product"
-        CUSTOM = "custom", "Custom"
+        FIXED_DISCOUNT = "fixed_discount", _("Fixed discount")
+        PERCENT_DISCOUNT = "percent_discount", _("Percent discount")
+        FREE_PRODUCT = "free_product", _("Free product")
+        CUSTOM = "custom", _("Custom")
 
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
-    program = models.ForeignKey("members.Program", on_delete=models.PROTECT, related_name="rewards")
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True, default="")
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
+    )
+    program = models.ForeignKey(
+        "members.Program", verbose_name=_("program"), on_delete=models.PROTECT,
+        related_name="rewards",
+    )
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True, default="")
     image_url = models.URLField(
-        max_length=500, blank=True, default="",
-        help_text="An image of the reward (https://...), shown in the portal.",
+        _("image url"), max_length=500, blank=True, default="",
+        help_text=_("An image of the reward (https://...), shown in the portal."),
     )
     image = models.ImageField(
-        upload_to="rewards/%Y/%m/", blank=True, default="",
+        _("image"), upload_to="rewards/%Y/%m/", blank=True, default="",
         validators=[validate_reward_image],
-        help_text="An uploaded image (PNG, JPEG, GIF or WebP, up to 2 MB), shown in the portal "
-                  "instead of the image URL.",
+        help_text=_("An uploaded image (PNG, JPEG, GIF or WebP, up to 2 MB), shown in the portal "
+                  "instead of the image URL."),
     )
-    points_cost = models.PositiveIntegerField(validators=[MinValueValidator(1)])
-    kind = models.CharField(max_length=20, choices=Kind, default=Kind.CUSTOM)
+    points_cost = models.PositiveIntegerField(_("points cost"), validators=[MinValueValidator(1)])
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind, default=Kind.CUSTOM)
     value = models.DecimalField(
-        max_digits=14, decimal_places=3, default=0,
-        help_text="Money off for a fixed discount; percent off for a percent discount.",
+        _("value"), max_digits=14, decimal_places=3, default=0,
+        help_text=_("Money off for a fixed discount; percent off for a percent discount."),
     )
     stock = models.PositiveIntegerField(
-        null=True, blank=True,
-        help_text="Units still free to reserve; empty for unlimited. Open reservations hold "
-        "their unit until they are confirmed (kept) or released (given back).",
+        _("stock"), null=True, blank=True,
+        help_text=_("Units still free to reserve; empty for unlimited. Open reservations hold "
+                    "their unit until they are confirmed (kept) or released (given back)."),
     )
     per_member_limit = models.PositiveIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1)],
-        help_text="How many times one member may redeem it; empty for no limit.",
+        _("per member limit"), null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text=_("How many times one member may redeem it; empty for no limit."),
     )
     min_tier = models.ForeignKey(
-        "tiers.Tier", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-        help_text="Only members at this tier or above may redeem it.",
+        "tiers.Tier", verbose_name=_("min tier"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("Only members at this tier or above may redeem it."),
     )
-    starts_at = models.DateTimeField(null=True, blank=True)
-    ends_at = models.DateTimeField(null=True, blank=True)
-    is_active = models.BooleanField(default=True)
+    starts_at = models.DateTimeField(_("starts at"), null=True, blank=True)
+    ends_at = models.DateTimeField(_("ends at"), null=True, blank=True)
+    is_active = models.BooleanField(_("is active"), default=True)
     voucher_valid_days = models.PositiveIntegerField(
-        null=True, blank=True, default=DEFAULT_VOUCHER_DAYS,
+        _("voucher valid days"), null=True, blank=True, default=DEFAULT_VOUCHER_DAYS,
         validators=[MinValueValidator(1), MaxValueValidator(3650)],
-        help_text="Days a voucher stays valid once issued; empty for no end.",
+        help_text=_("Days a voucher stays valid once issued; empty for no end."),
     )
-    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
+        verbose_name = _("reward")
+        verbose_name_plural = _("rewards")
         ordering = ["points_cost", "id"]
         constraints = [
             models.CheckConstraint(
@@ -186,47 +195,64 @@ class Redemption(models.Model):
     """Points reserved for a reward or an order discount, then confirmed or released."""
 
     class Kind(models.TextChoices):
-        REWARD = "reward", "Reward"
-        DISCOUNT = "discount", "Points as a discount"
+        REWARD = "reward", _("Reward")
+        DISCOUNT = "discount", _("Points as a discount")
 
     class Status(models.TextChoices):
-        RESERVED = "reserved", "Reserved"
-        CONFIRMED = "confirmed", "Confirmed"
-        RELEASED = "released", "Released"
-        EXPIRED = "expired", "Expired"
+        RESERVED = "reserved", _("Reserved")
+        CONFIRMED = "confirmed", _("Confirmed")
+        RELEASED = "released", _("Released")
+        EXPIRED = "expired", _("Expired")
 
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
-    program = models.ForeignKey("members.Program", on_delete=models.PROTECT, related_name="+")
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
+    )
+    program = models.ForeignKey(
+        "members.Program", verbose_name=_("program"), on_delete=models.PROTECT, related_name="+",
+    )
     member = models.ForeignKey(
-        "members.Member", on_delete=models.PROTECT, related_name="redemptions"
+        "members.Member", verbose_name=_("member"), on_delete=models.PROTECT,
+        related_name="redemptions"
     )
-    kind = models.CharField(max_length=10, choices=Kind)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind)
     reward = models.ForeignKey(
-        Reward, null=True, blank=True, on_delete=models.PROTECT, related_name="redemptions"
+        Reward, verbose_name=_("reward"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="redemptions"
     )
-    hold = models.OneToOneField("ledger.Hold", on_delete=models.PROTECT, related_name="redemption")
-    points = models.BigIntegerField()
+    hold = models.OneToOneField(
+        "ledger.Hold", verbose_name=_("hold"), on_delete=models.PROTECT, related_name="redemption",
+    )
+    points = models.BigIntegerField(_("points"))
     # Points as a discount: what the order was and what the points take off it.
-    order_amount = models.DecimalField(max_digits=14, decimal_places=3, null=True, blank=True)
-    discount_amount = models.DecimalField(max_digits=14, decimal_places=3, null=True, blank=True)
-    currency = models.CharField(max_length=3)
-    order_id = models.CharField(max_length=128, blank=True, default="")
-    status = models.CharField(max_length=10, choices=Status, default=Status.RESERVED)
+    order_amount = models.DecimalField(
+        _("order amount"), max_digits=14, decimal_places=3, null=True, blank=True,
+    )
+    discount_amount = models.DecimalField(
+        _("discount amount"), max_digits=14, decimal_places=3, null=True, blank=True,
+    )
+    currency = models.CharField(_("currency"), max_length=3)
+    order_id = models.CharField(_("order id"), max_length=128, blank=True, default="")
+    status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.RESERVED)
     stock_taken = models.BooleanField(
-        default=False, help_text="Whether the reservation took a unit of the reward's stock."
+        _("stock taken"), default=False,
+        help_text=_("Whether the reservation took a unit of the reward's stock.")
     )
     # Order refunds give points back in proportion; these add up over partial refunds.
-    refunded_amount = models.DecimalField(max_digits=14, decimal_places=3, default=0)
-    refunded_points = models.BigIntegerField(default=0)
-    actor = models.CharField(max_length=128)
-    expires_at = models.DateTimeField()
-    created_at = models.DateTimeField()
-    confirmed_at = models.DateTimeField(null=True, blank=True)
-    released_at = models.DateTimeField(null=True, blank=True)
+    refunded_amount = models.DecimalField(
+        _("refunded amount"), max_digits=14, decimal_places=3, default=0,
+    )
+    refunded_points = models.BigIntegerField(_("refunded points"), default=0)
+    actor = models.CharField(_("actor"), max_length=128)
+    expires_at = models.DateTimeField(_("expires at"))
+    created_at = models.DateTimeField(_("created at"))
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    released_at = models.DateTimeField(_("released at"), null=True, blank=True)
 
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
+        verbose_name = _("redemption")
+        verbose_name_plural = _("redemptions")
         ordering = ["-id"]
         permissions = [
             ("release_redemption", "Can release a reservation"),
@@ -276,29 +302,43 @@ class Voucher(models.Model):
     """What a confirmed reward gives the customer: a code to show or paste at checkout."""
 
     class Status(models.TextChoices):
-        ISSUED = "issued", "Issued"
-        USED = "used", "Used"
-        EXPIRED = "expired", "Expired"
+        ISSUED = "issued", _("Issued")
+        USED = "used", _("Used")
+        EXPIRED = "expired", _("Expired")
 
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
-    program = models.ForeignKey("members.Program", on_delete=models.PROTECT, related_name="+")
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="vouchers")
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
+    )
+    program = models.ForeignKey(
+        "members.Program", verbose_name=_("program"), on_delete=models.PROTECT, related_name="+",
+    )
+    member = models.ForeignKey(
+        "members.Member", verbose_name=_("member"), on_delete=models.PROTECT,
+        related_name="vouchers",
+    )
     # Empty for a voucher given away (a referral reward) rather than bought with points.
     redemption = models.OneToOneField(
-        Redemption, null=True, blank=True, on_delete=models.PROTECT, related_name="voucher"
+        Redemption, verbose_name=_("redemption"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="voucher"
     )
-    reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="vouchers")
-    code = models.CharField(max_length=16, unique=True, default=new_voucher_code, editable=False)
-    status = models.CharField(max_length=10, choices=Status, default=Status.ISSUED)
-    issued_at = models.DateTimeField()
-    expires_at = models.DateTimeField(null=True, blank=True)
-    used_at = models.DateTimeField(null=True, blank=True)
-    used_reference = models.CharField(max_length=128, blank=True, default="")
-    used_by = models.CharField(max_length=128, blank=True, default="")
+    reward = models.ForeignKey(
+        Reward, verbose_name=_("reward"), on_delete=models.PROTECT, related_name="vouchers",
+    )
+    code = models.CharField(
+        _("code"), max_length=16, unique=True, default=new_voucher_code, editable=False,
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.ISSUED)
+    issued_at = models.DateTimeField(_("issued at"))
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    used_reference = models.CharField(_("used reference"), max_length=128, blank=True, default="")
+    used_by = models.CharField(_("used by"), max_length=128, blank=True, default="")
 
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
+        verbose_name = _("voucher")
+        verbose_name_plural = _("vouchers")
         ordering = ["-id"]
         permissions = [("use_voucher", "Can mark a voucher used")]
         constraints = [

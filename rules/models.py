@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 
 from loyaltysite.formatting import money_display
@@ -31,52 +32,64 @@ class EarningRule(models.Model):
     """One way to earn points in a program (SPEC 6)."""
 
     class Kind(models.TextChoices):
-        ORDER = "order", "Order"
-        CATEGORY = "category", "Category"
-        SKU = "sku", "Product (SKU)"
-        EVENT = "event", "Event"
-        TIER_BONUS = "tier_bonus", "Tier bonus"
-        WELCOME = "welcome", "Welcome"
-        BIRTHDAY = "birthday", "Birthday"
+        ORDER = "order", _("Order")
+        CATEGORY = "category", _("Category")
+        SKU = "sku", _("Product (SKU)")
+        EVENT = "event", _("Event")
+        TIER_BONUS = "tier_bonus", _("Tier bonus")
+        WELCOME = "welcome", _("Welcome")
+        BIRTHDAY = "birthday", _("Birthday")
 
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
-    program = models.ForeignKey("members.Program", on_delete=models.CASCADE, related_name="rules")
-    name = models.CharField(max_length=200)
-    kind = models.CharField(max_length=16, choices=Kind, default=Kind.ORDER)
-    description = models.CharField(
-        max_length=255, blank=True, default="",
-        help_text="Shown to customers; when blank, the rule is described in plain words.",
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
     )
-    is_active = models.BooleanField(default=True)
-    starts_at = models.DateTimeField(null=True, blank=True)
-    ends_at = models.DateTimeField(null=True, blank=True)
-    priority = models.IntegerField(default=0, help_text="Higher is considered first.")
+    program = models.ForeignKey(
+        "members.Program", verbose_name=_("program"), on_delete=models.CASCADE,
+        related_name="rules",
+    )
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind, default=Kind.ORDER)
+    description = models.CharField(
+        _("description"), max_length=255, blank=True, default="",
+        help_text=_("Shown to customers; when blank, the rule is described in plain words."),
+    )
+    is_active = models.BooleanField(_("is active"), default=True)
+    starts_at = models.DateTimeField(_("starts at"), null=True, blank=True)
+    ends_at = models.DateTimeField(_("ends at"), null=True, blank=True)
+    priority = models.IntegerField(
+        _("priority"), default=0, help_text=_("Higher is considered first."),
+    )
     stackable = models.BooleanField(
-        default=True,
-        help_text="Stackable rules always combine. Of the non-stackable rules that match an "
-        "order or event, only the one with the highest priority fires.",
+        _("stackable"), default=True,
+        help_text=_("Stackable rules always combine. Of the non-stackable rules that match an "
+                    "order or event, only the one with the highest priority fires."),
     )
     max_per_member = models.PositiveIntegerField(
-        null=True, blank=True, help_text="How many times one member can get it, ever."
+        _("max per member"), null=True, blank=True,
+        help_text=_("How many times one member can get it, ever.")
     )
     cooldown_hours = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Minimum hours between two awards to one member."
+        _("cooldown hours"), null=True, blank=True,
+        help_text=_("Minimum hours between two awards to one member.")
     )
     budget_points = models.PositiveBigIntegerField(
-        null=True, blank=True, help_text="Total points this rule may award; blank: unlimited."
+        _("budget points"), null=True, blank=True,
+        help_text=_("Total points this rule may award; blank: unlimited.")
     )
     budget_spent = models.BigIntegerField(
-        default=0, editable=False,
-        help_text="Points awarded against the budget so far (tracked when a budget is set).",
+        _("budget spent"), default=0, editable=False,
+        help_text=_("Points awarded against the budget so far (tracked when a budget is set)."),
     )
-    config = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(null=True, editable=False)
-    updated_at = models.DateTimeField(null=True, editable=False)
-    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    config = models.JSONField(_("config"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created at"), null=True, editable=False)
+    updated_at = models.DateTimeField(_("updated at"), null=True, editable=False)
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True, editable=False)
 
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
+        verbose_name = _("earning rule")
+        verbose_name_plural = _("earning rules")
         ordering = ["-priority", "id"]
         constraints = [
             models.CheckConstraint(
@@ -117,44 +130,56 @@ class Order(models.Model):
     """A completed order and what it earned; refunds reduce it."""
 
     class Status(models.TextChoices):
-        COMPLETED = "completed", "Completed"
-        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
-        REFUNDED = "refunded", "Refunded"
+        COMPLETED = "completed", _("Completed")
+        PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
+        REFUNDED = "refunded", _("Refunded")
 
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
-    program = models.ForeignKey("members.Program", on_delete=models.PROTECT, related_name="+")
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="orders")
-    order_id = models.CharField(max_length=128)
-    currency = models.CharField(max_length=3)
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
+    )
+    program = models.ForeignKey(
+        "members.Program", verbose_name=_("program"), on_delete=models.PROTECT, related_name="+",
+    )
+    member = models.ForeignKey(
+        "members.Member", verbose_name=_("member"), on_delete=models.PROTECT, related_name="orders",
+    )
+    order_id = models.CharField(_("order id"), max_length=128)
+    currency = models.CharField(_("currency"), max_length=3)
     amount = models.DecimalField(
-        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES,
-        help_text="What the customer paid in money: the amount that earns.",
+        _("amount"), max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES,
+        help_text=_("What the customer paid in money: the amount that earns."),
     )
     points_discount = models.DecimalField(
-        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, default=0,
-        help_text="The part of the order paid with points (earns nothing).",
+        _("points discount"), max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, default=0,
+        help_text=_("The part of the order paid with points (earns nothing)."),
     )
-    items = models.JSONField(default=list, blank=True)
-    points_earned = models.BigIntegerField(default=0)
-    points_reversed = models.BigIntegerField(default=0)
+    items = models.JSONField(_("items"), default=list, blank=True)
+    points_earned = models.BigIntegerField(_("points earned"), default=0)
+    points_reversed = models.BigIntegerField(_("points reversed"), default=0)
     points_shortfall = models.BigIntegerField(
-        default=0, help_text="Points a refund should have taken back but the member had spent."
+        _("points shortfall"), default=0,
+        help_text=_("Points a refund should have taken back but the member had spent.")
     )
     amount_refunded = models.DecimalField(
-        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, default=0
+        _("amount refunded"), max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, default=0
     )
-    status = models.CharField(max_length=20, choices=Status, default=Status.COMPLETED)
-    awards = models.JSONField(default=list, blank=True, help_text="The award breakdown.")
+    status = models.CharField(_("status"), max_length=20, choices=Status, default=Status.COMPLETED)
+    awards = models.JSONField(
+        _("awards"), default=list, blank=True, help_text=_("The award breakdown."),
+    )
     entry = models.ForeignKey(
-        "ledger.Entry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "ledger.Entry", verbose_name=_("entry"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+"
     )
-    actor = models.CharField(max_length=128, blank=True, default="")
-    occurred_at = models.DateTimeField()
-    created_at = models.DateTimeField()
+    actor = models.CharField(_("actor"), max_length=128, blank=True, default="")
+    occurred_at = models.DateTimeField(_("occurred at"))
+    created_at = models.DateTimeField(_("created at"))
 
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(
@@ -191,25 +216,33 @@ class Order(models.Model):
 class Refund(models.Model):
     """One refund of an order (whole or part) and the points it took back."""
 
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
-    amount = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
-    items = models.JSONField(default=list, blank=True)
-    points_reversed = models.BigIntegerField(default=0)
-    points_shortfall = models.BigIntegerField(default=0)
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
+    )
+    order = models.ForeignKey(
+        Order, verbose_name=_("order"), on_delete=models.PROTECT, related_name="refunds",
+    )
+    amount = models.DecimalField(_("amount"), max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    items = models.JSONField(_("items"), default=list, blank=True)
+    points_reversed = models.BigIntegerField(_("points reversed"), default=0)
+    points_shortfall = models.BigIntegerField(_("points shortfall"), default=0)
     points_returned = models.BigIntegerField(
-        default=0, help_text="Points that had paid part of the order, given back."
+        _("points returned"), default=0,
+        help_text=_("Points that had paid part of the order, given back.")
     )
     entry = models.ForeignKey(
-        "ledger.Entry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "ledger.Entry", verbose_name=_("entry"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+"
     )
-    reason = models.CharField(max_length=255, blank=True, default="")
-    actor = models.CharField(max_length=128, blank=True, default="")
-    created_at = models.DateTimeField()
+    reason = models.CharField(_("reason"), max_length=255, blank=True, default="")
+    actor = models.CharField(_("actor"), max_length=128, blank=True, default="")
+    created_at = models.DateTimeField(_("created at"))
 
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="rules_refund_amount_gt_0"),
@@ -222,30 +255,39 @@ class Refund(models.Model):
 class Event(models.Model):
     """A customer action (review, check-in, ...) and what it earned."""
 
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
-    program = models.ForeignKey("members.Program", on_delete=models.PROTECT, related_name="+")
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="events")
-    event_id = models.CharField(max_length=128, blank=True, default="")
-    type = models.CharField(max_length=64)
-    outcome = models.CharField(max_length=64, blank=True, default="")
-    status = models.CharField(max_length=64, blank=True, default="")
-    scope = models.CharField(max_length=128, blank=True, default="")
-    metadata = models.JSONField(default=dict, blank=True)
-    points_earned = models.BigIntegerField(default=0)
-    awards = models.JSONField(default=list, blank=True)
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
+    )
+    program = models.ForeignKey(
+        "members.Program", verbose_name=_("program"), on_delete=models.PROTECT, related_name="+",
+    )
+    member = models.ForeignKey(
+        "members.Member", verbose_name=_("member"), on_delete=models.PROTECT, related_name="events",
+    )
+    event_id = models.CharField(_("event id"), max_length=128, blank=True, default="")
+    type = models.CharField(_("type"), max_length=64)
+    outcome = models.CharField(_("outcome"), max_length=64, blank=True, default="")
+    status = models.CharField(_("status"), max_length=64, blank=True, default="")
+    scope = models.CharField(_("scope"), max_length=128, blank=True, default="")
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
+    points_earned = models.BigIntegerField(_("points earned"), default=0)
+    awards = models.JSONField(_("awards"), default=list, blank=True)
     failed = models.BooleanField(
-        default=False, help_text="Evaluation failed: logged, nothing awarded."
+        _("failed"), default=False, help_text=_("Evaluation failed: logged, nothing awarded.")
     )
     entry = models.ForeignKey(
-        "ledger.Entry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "ledger.Entry", verbose_name=_("entry"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+"
     )
-    actor = models.CharField(max_length=128, blank=True, default="")
-    occurred_at = models.DateTimeField()
-    created_at = models.DateTimeField()
+    actor = models.CharField(_("actor"), max_length=128, blank=True, default="")
+    occurred_at = models.DateTimeField(_("occurred at"))
+    created_at = models.DateTimeField(_("created at"))
 
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(
@@ -262,25 +304,38 @@ class Event(models.Model):
 class Award(models.Model):
     """One rule firing for one member. Caps, cooldowns and the console's counts read these."""
 
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
-    program = models.ForeignKey("members.Program", on_delete=models.PROTECT, related_name="+")
-    member = models.ForeignKey("members.Member", on_delete=models.PROTECT, related_name="awards")
-    rule = models.ForeignKey(EarningRule, on_delete=models.PROTECT, related_name="awards")
-    points = models.BigIntegerField()
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
+    )
+    program = models.ForeignKey(
+        "members.Program", verbose_name=_("program"), on_delete=models.PROTECT, related_name="+",
+    )
+    member = models.ForeignKey(
+        "members.Member", verbose_name=_("member"), on_delete=models.PROTECT, related_name="awards",
+    )
+    rule = models.ForeignKey(
+        EarningRule, verbose_name=_("rule"), on_delete=models.PROTECT, related_name="awards",
+    )
+    points = models.BigIntegerField(_("points"))
     order = models.ForeignKey(
-        Order, null=True, blank=True, on_delete=models.PROTECT, related_name="rule_awards"
+        Order, verbose_name=_("order"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="rule_awards"
     )
     event = models.ForeignKey(
-        Event, null=True, blank=True, on_delete=models.PROTECT, related_name="rule_awards"
+        Event, verbose_name=_("event"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="rule_awards"
     )
     entry = models.ForeignKey(
-        "ledger.Entry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "ledger.Entry", verbose_name=_("entry"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+"
     )
-    created_at = models.DateTimeField()
+    created_at = models.DateTimeField(_("created at"))
 
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
+        verbose_name = _("award")
+        verbose_name_plural = _("awards")
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(condition=Q(points__gt=0), name="rules_award_points_gt_0"),

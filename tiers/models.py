@@ -40,34 +40,43 @@ PAUSE_RESET_DAYS = 45
 class Tier(models.Model):
     """One rung of a program's ladder and what it gives."""
 
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
-    program = models.ForeignKey("members.Program", on_delete=models.CASCADE, related_name="tiers")
-    name = models.CharField(max_length=64)
-    rank = models.PositiveSmallIntegerField(default=0, help_text=_("Higher is better."))
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
+    )
+    program = models.ForeignKey(
+        "members.Program", verbose_name=_("program"), on_delete=models.CASCADE,
+        related_name="tiers",
+    )
+    name = models.CharField(_("name"), max_length=64)
+    rank = models.PositiveSmallIntegerField(_("rank"), default=0, help_text=_("Higher is better."))
     threshold_points = models.PositiveBigIntegerField(
-        default=0, help_text=_("Points needed (lifetime, or in the window) for a points basis."),
+        _("threshold points"), default=0,
+        help_text=_("Points needed (lifetime, or in the window) for a points basis."),
     )
     threshold_amount = models.DecimalField(
-        max_digits=14, decimal_places=2, default=Decimal(0),
+        _("threshold amount"), max_digits=14, decimal_places=2, default=Decimal(0),
         help_text=_("Money spent in the window, for a spend basis."),
     )
     earn_multiplier = models.DecimalField(
-        max_digits=6, decimal_places=3, default=Decimal("1"),
+        _("earn multiplier"), max_digits=6, decimal_places=3, default=Decimal("1"),
         help_text=_("Orders earn this many times the base rate (1 = no bonus)."),
     )
-    perks = models.TextField(blank=True, default="")
-    colour = models.CharField(max_length=7, default="#8A8F98", validators=[COLOUR])
+    perks = models.TextField(_("perks"), blank=True, default="")
+    colour = models.CharField(_("colour"), max_length=7, default="#8A8F98", validators=[COLOUR])
     streak_multiplier = models.DecimalField(
-        max_digits=6, decimal_places=3, default=Decimal("1"),
+        _("streak multiplier"), max_digits=6, decimal_places=3, default=Decimal("1"),
         help_text=_("Streak rewards at this tier: the base reward times this."),
     )
     streak_bonus_points = models.PositiveIntegerField(
-        default=0, help_text=_("Points added to each streak reward at this tier."),
+        _("streak bonus points"), default=0,
+        help_text=_("Points added to each streak reward at this tier."),
     )
 
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
+        verbose_name = _("tier")
+        verbose_name_plural = _("tiers")
         ordering = ["program", "rank"]
         permissions = [
             ("override_tier", "Can set or clear a member's tier override"),
@@ -114,48 +123,57 @@ class TierSettings(models.Model):
         ORDERS = "orders", _("Orders only")
         EVENT_TYPES = "event_types", _("Chosen event types ('order' counts orders)")
 
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
-    program = models.OneToOneField(
-        "members.Program", on_delete=models.CASCADE, related_name="tier_settings"
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
     )
-    basis = models.CharField(max_length=16, choices=Basis, default=Basis.LIFETIME_POINTS)
+    program = models.OneToOneField(
+        "members.Program", verbose_name=_("program"), on_delete=models.CASCADE,
+        related_name="tier_settings"
+    )
+    basis = models.CharField(
+        _("basis"), max_length=16, choices=Basis, default=Basis.LIFETIME_POINTS,
+    )
     window_months = models.PositiveSmallIntegerField(
-        default=12, validators=[MinValueValidator(1), MaxValueValidator(60)],
+        _("window months"), default=12, validators=[MinValueValidator(1), MaxValueValidator(60)],
         help_text=_("The rolling window of a window basis, in months."),
     )
     grace_days = models.PositiveSmallIntegerField(
-        default=30, validators=[MaxValueValidator(730)],
+        _("grace days"), default=30, validators=[MaxValueValidator(730)],
         help_text=_("Days a member may stay below their tier's threshold before stepping down."),
     )
     evaluation_days = models.PositiveSmallIntegerField(
-        default=30, validators=[MinValueValidator(1), MaxValueValidator(730)],
+        _("evaluation days"), default=30, validators=[MinValueValidator(1), MaxValueValidator(730)],
         help_text=_("At most one step down per this many days."),
     )
-    streak_cycle = models.CharField(max_length=8, choices=Cycle, default=Cycle.OFF)
-    streak_activity = models.CharField(max_length=16, choices=Activity, default=Activity.ANY)
-    streak_event_types = models.JSONField(default=list, blank=True)
+    streak_cycle = models.CharField(
+        _("streak cycle"), max_length=8, choices=Cycle, default=Cycle.OFF,
+    )
+    streak_activity = models.CharField(
+        _("streak activity"), max_length=16, choices=Activity, default=Activity.ANY,
+    )
+    streak_event_types = models.JSONField(_("streak event types"), default=list, blank=True)
     pauses_per_year = models.PositiveSmallIntegerField(
-        default=2, validators=[MaxValueValidator(52)],
+        _("pauses per year"), default=2, validators=[MaxValueValidator(52)],
         help_text=_("Pauses a member may start in any 12 months."),
     )
     max_pause_days = models.PositiveSmallIntegerField(
-        default=90, validators=[MinValueValidator(1), MaxValueValidator(365)],
+        _("max pause days"), default=90, validators=[MinValueValidator(1), MaxValueValidator(365)],
     )
     milestone_every = models.PositiveSmallIntegerField(
-        default=0, validators=[MaxValueValidator(1000)],
+        _("milestone every"), default=0, validators=[MaxValueValidator(1000)],
         help_text=_("A streak reward every this many cycles (0: no rewards)."),
     )
     milestone_points = models.PositiveIntegerField(
-        default=0, validators=[MaxValueValidator(1_000_000)],
+        _("milestone points"), default=0, validators=[MaxValueValidator(1_000_000)],
         help_text=_("Base reward per cycle of the streak count, before the tier's policy."),
     )
-    updated_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), null=True, blank=True)
 
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
-        verbose_name = "tier and streak settings"
-        verbose_name_plural = "tier and streak settings"
+        verbose_name = _("tier and streak settings")
+        verbose_name_plural = _("tier and streak settings")
 
     def __str__(self) -> str:
         return f"Tier and streak settings of {self.program}"
@@ -176,28 +194,37 @@ class TierChange(models.Model):
         OVERRIDE_ENDED = "override_ended", _("Override ended")
         STREAK_PAUSE = "streak_pause", _("Streak pause")
 
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
-    program = models.ForeignKey("members.Program", on_delete=models.CASCADE, related_name="+")
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
+    )
+    program = models.ForeignKey(
+        "members.Program", verbose_name=_("program"), on_delete=models.CASCADE, related_name="+",
+    )
     member = models.ForeignKey(
-        "members.Member", on_delete=models.CASCADE, related_name="tier_changes"
+        "members.Member", verbose_name=_("member"), on_delete=models.CASCADE,
+        related_name="tier_changes"
     )
     from_tier = models.ForeignKey(
-        Tier, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Tier, verbose_name=_("from tier"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+"
     )
     to_tier = models.ForeignKey(
-        Tier, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Tier, verbose_name=_("to tier"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+"
     )
     # The names as they were: a tier renamed or deleted later leaves the history readable.
-    from_name = models.CharField(max_length=64, blank=True, default="")
-    to_name = models.CharField(max_length=64, blank=True, default="")
-    reason = models.CharField(max_length=16, choices=Reason)
-    actor = models.CharField(max_length=128)
-    note = models.CharField(max_length=255, blank=True, default="")
-    created_at = models.DateTimeField()
+    from_name = models.CharField(_("from name"), max_length=64, blank=True, default="")
+    to_name = models.CharField(_("to name"), max_length=64, blank=True, default="")
+    reason = models.CharField(_("reason"), max_length=16, choices=Reason)
+    actor = models.CharField(_("actor"), max_length=128)
+    note = models.CharField(_("note"), max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(_("created at"))
 
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
+        verbose_name = _("tier change")
+        verbose_name_plural = _("tier changes")
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["member", "-created_at", "-id"], name="tier_change_member_newest"),
@@ -210,27 +237,34 @@ class TierChange(models.Model):
 class TierOverride(models.Model):
     """A tier set by hand: evaluation leaves the member alone until it ends."""
 
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
+    )
     member = models.ForeignKey(
-        "members.Member", on_delete=models.CASCADE, related_name="tier_overrides"
+        "members.Member", verbose_name=_("member"), on_delete=models.CASCADE,
+        related_name="tier_overrides"
     )
     tier = models.ForeignKey(
-        Tier, null=True, on_delete=models.SET_NULL, related_name="overrides",
+        Tier, verbose_name=_("tier"), null=True, on_delete=models.SET_NULL,
+        related_name="overrides",
         help_text=_("Empty only once the tier was deleted after the override ended."),
     )
     previous_tier = models.ForeignKey(
-        Tier, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Tier, verbose_name=_("previous tier"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+"
     )
-    reason = models.CharField(max_length=255)
-    actor = models.CharField(max_length=128)
-    ends_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField()
-    ended_at = models.DateTimeField(null=True, blank=True)
-    ended_by = models.CharField(max_length=128, blank=True, default="")
+    reason = models.CharField(_("reason"), max_length=255)
+    actor = models.CharField(_("actor"), max_length=128)
+    ends_at = models.DateTimeField(_("ends at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"))
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    ended_by = models.CharField(_("ended by"), max_length=128, blank=True, default="")
 
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
+        verbose_name = _("tier override")
+        verbose_name_plural = _("tier overrides")
         constraints = [
             models.UniqueConstraint(
                 fields=["member"], condition=Q(ended_at__isnull=True),
@@ -267,14 +301,23 @@ class Standing(models.Model):
     """
 
     member = models.OneToOneField(
-        "members.Member", primary_key=True, on_delete=models.CASCADE, related_name="+"
+        "members.Member", verbose_name=_("member"), primary_key=True, on_delete=models.CASCADE,
+        related_name="+"
     )
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
-    program = models.ForeignKey("members.Program", on_delete=models.CASCADE, related_name="+")
-    below_since = models.DateTimeField(null=True, blank=True)
-    stepped_down_at = models.DateTimeField(null=True, blank=True)
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
+    )
+    program = models.ForeignKey(
+        "members.Program", verbose_name=_("program"), on_delete=models.CASCADE, related_name="+",
+    )
+    below_since = models.DateTimeField(_("below since"), null=True, blank=True)
+    stepped_down_at = models.DateTimeField(_("stepped down at"), null=True, blank=True)
 
     objects = ScopedManager(merchant="merchant")
+
+    class Meta:
+        verbose_name = _("standing")
+        verbose_name_plural = _("standings")
 
     def __str__(self) -> str:
         return f"Standing of {self.member_id}"
@@ -286,17 +329,24 @@ class Qualifying(models.Model):
     Written only for programs with a window basis; the day is in the program's time zone.
     """
 
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
-    program = models.ForeignKey("members.Program", on_delete=models.CASCADE, related_name="+")
-    member = models.ForeignKey("members.Member", on_delete=models.CASCADE, related_name="+")
-    day = models.DateField()
-    points = models.BigIntegerField(default=0)
-    spend = models.DecimalField(max_digits=18, decimal_places=2, default=Decimal(0))
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
+    )
+    program = models.ForeignKey(
+        "members.Program", verbose_name=_("program"), on_delete=models.CASCADE, related_name="+",
+    )
+    member = models.ForeignKey(
+        "members.Member", verbose_name=_("member"), on_delete=models.CASCADE, related_name="+",
+    )
+    day = models.DateField(_("day"))
+    points = models.BigIntegerField(_("points"), default=0)
+    spend = models.DecimalField(_("spend"), max_digits=18, decimal_places=2, default=Decimal(0))
 
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
-        verbose_name_plural = "qualifying days"
+        verbose_name = _("qualifying")
+        verbose_name_plural = _("qualifying days")
         constraints = [
             models.UniqueConstraint(fields=["member", "day"], name="tier_qualifying_member_day"),
         ]
@@ -314,23 +364,30 @@ class StreakPause(models.Model):
         RESET = "reset", _("Streak reset")
         RESET_AND_LOWERED = "lowered", _("Streak reset, tier lowered")
 
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
-    program = models.ForeignKey("members.Program", on_delete=models.CASCADE, related_name="+")
-    member = models.ForeignKey(
-        "members.Member", on_delete=models.CASCADE, related_name="streak_pauses"
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
     )
-    started_on = models.DateField()
-    until = models.DateField()
-    reason = models.CharField(max_length=255, blank=True, default="")
-    actor = models.CharField(max_length=128)
-    created_at = models.DateTimeField()
-    resumed_on = models.DateField(null=True, blank=True)
-    resumed_by = models.CharField(max_length=128, blank=True, default="")
-    outcome = models.CharField(max_length=8, choices=Outcome, blank=True, default="")
+    program = models.ForeignKey(
+        "members.Program", verbose_name=_("program"), on_delete=models.CASCADE, related_name="+",
+    )
+    member = models.ForeignKey(
+        "members.Member", verbose_name=_("member"), on_delete=models.CASCADE,
+        related_name="streak_pauses"
+    )
+    started_on = models.DateField(_("started on"))
+    until = models.DateField(_("until"))
+    reason = models.CharField(_("reason"), max_length=255, blank=True, default="")
+    actor = models.CharField(_("actor"), max_length=128)
+    created_at = models.DateTimeField(_("created at"))
+    resumed_on = models.DateField(_("resumed on"), null=True, blank=True)
+    resumed_by = models.CharField(_("resumed by"), max_length=128, blank=True, default="")
+    outcome = models.CharField(_("outcome"), max_length=8, choices=Outcome, blank=True, default="")
 
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
+        verbose_name = _("streak pause")
+        verbose_name_plural = _("streak pauses")
         constraints = [
             models.UniqueConstraint(
                 fields=["member"], condition=Q(resumed_on__isnull=True),
@@ -354,23 +411,33 @@ class StreakPause(models.Model):
 class StreakReward(models.Model):
     """A milestone reward paid: at most one per member per cycle, whoever races to pay it."""
 
-    merchant = models.ForeignKey("members.Merchant", on_delete=models.PROTECT, related_name="+")
-    program = models.ForeignKey("members.Program", on_delete=models.CASCADE, related_name="+")
+    merchant = models.ForeignKey(
+        "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
+    )
+    program = models.ForeignKey(
+        "members.Program", verbose_name=_("program"), on_delete=models.CASCADE, related_name="+",
+    )
     member = models.ForeignKey(
-        "members.Member", on_delete=models.CASCADE, related_name="streak_rewards"
+        "members.Member", verbose_name=_("member"), on_delete=models.CASCADE,
+        related_name="streak_rewards"
     )
-    cycle = models.DateField(help_text=_("First day of the cycle the milestone was reached in."))
-    count = models.PositiveIntegerField()
-    points = models.PositiveIntegerField()
-    tier_name = models.CharField(max_length=64, blank=True, default="")
+    cycle = models.DateField(
+        _("cycle"), help_text=_("First day of the cycle the milestone was reached in."),
+    )
+    count = models.PositiveIntegerField(_("count"))
+    points = models.PositiveIntegerField(_("points"))
+    tier_name = models.CharField(_("tier name"), max_length=64, blank=True, default="")
     entry = models.ForeignKey(
-        "ledger.Entry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "ledger.Entry", verbose_name=_("entry"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+"
     )
-    created_at = models.DateTimeField()
+    created_at = models.DateTimeField(_("created at"))
 
     objects = ScopedManager(merchant="merchant")
 
     class Meta:
+        verbose_name = _("streak reward")
+        verbose_name_plural = _("streak rewards")
         constraints = [
             models.UniqueConstraint(
                 fields=["merchant", "member", "cycle"], name="streak_reward_once_per_cycle"
