@@ -24,7 +24,7 @@ from loyaltysite.bulk import insert_rows, rows_where_in
 from loyaltysite.clock import Clock, system_clock
 
 from . import hooks
-from .models import CARD_ALPHABET, CARD_ID_LENGTH, Customer, Member, Program
+from .models import CARD_ALPHABET, CARD_ID_LENGTH, Customer, Member, Merchant, Program
 
 CHUNK = 5000
 
@@ -69,7 +69,12 @@ def customers_import(
 ) -> dict[str, int]:
     """Create the customers of ``rows`` the merchant does not know yet (by external id) and
     fill blank fields of those it knows, as ``customer_get_or_create`` does one by one.
-    Returns every row's customer id by external id."""
+    Returns every row's customer id by external id.
+
+    Imports of one merchant take turns (its row locked ``FOR NO KEY UPDATE``, which leaves
+    the merchant's other writes alone): two racing on the same new external ids would
+    otherwise both insert them, and the second fail on the unique constraint."""
+    Merchant._base_manager.select_for_update(no_key=True).filter(pk=merchant_id).first()
     existing = customers_by_external_id(
         merchant_id=merchant_id, external_ids=[r.external_id for r in rows]
     )
