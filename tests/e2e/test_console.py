@@ -97,3 +97,28 @@ def test_a_manager_is_refused_a_program_change(page, shop, browser_problems):
     expect(page.locator("link[rel=stylesheet]").first).to_be_attached()
     page.get_by_role("link", name=re.compile("console", re.I)).first.click()
     expect(page).to_have_title(re.compile("Dashboard"))
+
+
+SIDEWAYS = """() => {
+    const page = document.documentElement;
+    const boxes = [...document.querySelectorAll("*")].filter((el) => {
+        const overflow = getComputedStyle(el).overflowX;
+        return (overflow === "auto" || overflow === "scroll")
+            && el.scrollWidth > el.clientWidth + 1;
+    });
+    return {page: page.scrollWidth > page.clientWidth + 1,
+            boxes: boxes.map((el) => el.tagName + "." + el.className)};
+}"""
+
+
+@pytest.mark.parametrize("path", [
+    "/admin/rewards/reward/", "/admin/ledger/entry/", "/admin/members/member/",
+    "/admin/rules/earningrule/",
+])
+def test_console_lists_fit_a_1366_pixel_screen(page, shop, path):
+    page.set_viewport_size({"width": 1366, "height": 768})
+    console_sign_in(page, OWNER)
+    page.goto(path)
+
+    expect(page.locator("#result_list")).to_be_visible()
+    assert page.evaluate(SIDEWAYS) == {"page": False, "boxes": []}
