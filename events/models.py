@@ -39,12 +39,16 @@ def new_event_id() -> str:
 
 
 class OutboxEvent(models.Model):
+    # No index of their own on merchant and program: every earn writes a row here, and each
+    # index is one more to maintain. Look-ups by merchant use the (merchant, type, -id) index;
+    # programs are soft-deleted, so nothing deletes events by program on a hot path.
     merchant = models.ForeignKey(
         "members.Merchant", verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="+",
+        db_index=False,
     )
     program = models.ForeignKey(
         "members.Program", verbose_name=_("program"), null=True, blank=True,
-        on_delete=models.CASCADE, related_name="+"
+        on_delete=models.CASCADE, related_name="+", db_index=False,
     )
     member = models.ForeignKey(
         "members.Member", verbose_name=_("member"), null=True, blank=True, on_delete=models.CASCADE,
