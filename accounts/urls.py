@@ -8,6 +8,9 @@ app_name = "accounts"
 
 urlpatterns = [
     path("favicon.ico", views.favicon, name="favicon"),
+    # The portal's door (staff may use it too: they land on the console).
+    path("accounts/login/", views.PortalLoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/landing/", views.landing, name="landing"),
     path("admin/two-factor/", admin.site.admin_view(views.two_factor), name="two_factor"),
     path("accounts/password/reset/", views.PortalPasswordResetView.as_view(),

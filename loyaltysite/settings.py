@@ -192,11 +192,11 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 # Uploads above this size are refused (a reward image).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
-LOGIN_URL = "portal:login"
+LOGIN_URL = "accounts:login"
 # A sign-in without ``next`` lands customers on the portal, staff on the console (on either
 # door: ``accounts.views.landing``).
 LOGIN_REDIRECT_URL = "accounts:landing"
-LOGOUT_REDIRECT_URL = "portal:login"
+LOGOUT_REDIRECT_URL = "accounts:login"
 
 # Bodies above this are refused with 413 before any parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024

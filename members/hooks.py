@@ -32,6 +32,23 @@ def member_enrolled(member: Member, context: Mapping[str, Any] | None = None) ->
         hook(member, context or {})
 
 
+# Welcome points for a member who has just joined: the rules app registers its welcome award
+# (``rules.services.award_welcome``); each hook answers the points it awarded.
+MemberWelcome = Callable[..., int]
+_member_welcome: list[MemberWelcome] = []
+
+
+def register_member_welcome(hook: MemberWelcome) -> None:
+    """Call ``hook(member=..., clock=...)`` when a new member is welcomed (idempotent)."""
+    if hook not in _member_welcome:
+        _member_welcome.append(hook)
+
+
+def member_welcomed(member: Member, clock: Any) -> int:
+    """The points every welcome hook awarded ``member``, in all."""
+    return sum(hook(member=member, clock=clock) for hook in list(_member_welcome))
+
+
 # What a member representation shows of their standing beyond the member row: the tiers app
 # answers ``{"tier_progress": {...} | None, "streak_cycle": "week" | None}`` from its per-process
 # ladder cache (no query), so the API renders it on every earn without reading more rows.

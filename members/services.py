@@ -305,10 +305,9 @@ def member_get_or_enrol(
 
 
 def member_welcome(*, member: Member, clock: Clock = system_clock) -> int:
-    """Award a new member the program's welcome points (earning rules); returns the points."""
-    from rules.services import award_welcome
-
-    return award_welcome(member=member, clock=clock)
+    """Award a new member the program's welcome points (the welcome hooks: the rules app's
+    welcome rules); returns the points."""
+    return hooks.member_welcomed(member, clock)
 
 
 ALLOWED_TRANSITIONS: dict[str, set[str]] = {

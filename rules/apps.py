@@ -11,11 +11,15 @@ class RulesConfig(AppConfig):
     verbose_name = _("Rules")
 
     def ready(self) -> None:
+        from members.hooks import register_member_welcome
         from members.models import StaffMembership
         from members.services import EXTRA_ROLE_PERMISSIONS
         from members.templatetags.portal import portal_nav_register
+
+        from .services import award_welcome
 
         for role in (StaffMembership.Role.OWNER, StaffMembership.Role.MANAGER):
             granted = EXTRA_ROLE_PERMISSIONS.setdefault(role, [])
             granted.extend(code for code in _READ if code not in granted)
         portal_nav_register("rules_portal:how-to-earn", _("How to earn"), order=10)
+        register_member_welcome(award_welcome)

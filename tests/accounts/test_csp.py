@@ -66,7 +66,7 @@ def test_portal_pages_have_no_inline_script_or_style(customer_client, member):
 
 
 def test_the_sign_in_and_password_pages_have_no_inline_script_or_style(anonymous, program):
-    for url in [reverse("portal:login"), reverse("accounts:password_reset"),
+    for url in [reverse("accounts:login"), reverse("accounts:password_reset"),
                 reverse("portal:join", args=[program.pk])]:
         found = inline_parts(anonymous.get(url).content.decode())
         assert (found.scripts, found.handlers, found.styles) == ([], [], []), url

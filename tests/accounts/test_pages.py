@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 
 # -- where sign-in lands -------------------------------------------------------------------
-@pytest.mark.parametrize("door", ["portal:login", "admin:login"])
+@pytest.mark.parametrize("door", ["accounts:login", "admin:login"])
 def test_staff_who_sign_in_land_on_the_console(door, anonymous, owner_user):
     response = anonymous.post(reverse(door),
                               {"username": owner_user.username, "password": PASSWORD})
@@ -30,7 +30,7 @@ def test_staff_who_sign_in_land_on_the_console(door, anonymous, owner_user):
 
 
 def test_customers_who_sign_in_land_on_the_portal(anonymous, customer_user):
-    response = anonymous.post(reverse("portal:login"),
+    response = anonymous.post(reverse("accounts:login"),
                               {"username": customer_user.username, "password": PASSWORD})
 
     assert lands_on(anonymous, response) == reverse("portal:home")
@@ -43,7 +43,7 @@ def test_the_console_sign_in_form_carries_next(anonymous):
 
 
 def test_the_sign_in_page_links_sign_up_and_password_reset(anonymous, program):
-    page = anonymous.get(reverse("portal:login")).content.decode()
+    page = anonymous.get(reverse("accounts:login")).content.decode()
 
     assert reverse("portal:join", args=[program.pk]) in page
     assert reverse("accounts:password_reset") in page

@@ -9,7 +9,7 @@ from .conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
-DOORS = {"portal": "portal:login", "console": "admin:login"}
+DOORS = {"portal": "accounts:login", "console": "admin:login"}
 
 
 def _sign_in(client, door: str, username: str, password: str):

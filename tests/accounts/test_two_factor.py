@@ -13,7 +13,7 @@ from .conftest import PASSWORD, confirmed_device, current_token, lands_on
 
 pytestmark = pytest.mark.django_db
 
-DOORS = {"portal": "portal:login", "console": "admin:login"}
+DOORS = {"portal": "accounts:login", "console": "admin:login"}
 
 
 def _sign_in(client, door: str, user, token: str | None = None):
@@ -176,7 +176,7 @@ def test_a_manager_cannot_change_the_requirement(manager_client):
 
 def test_the_portal_asks_for_a_code_only_once_a_user_with_a_device_needs_it(anonymous,
                                                                             owner_user):
-    assert 'name="otp_token"' not in anonymous.get(reverse("portal:login")).content.decode()
+    assert 'name="otp_token"' not in anonymous.get(reverse("accounts:login")).content.decode()
     confirmed_device(owner_user)
 
     response = _sign_in(anonymous, "portal", owner_user)

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_login_page_renders(client):
-    response = client.get(reverse("portal:login"))
+    response = client.get(reverse("accounts:login"))
 
     assert response.status_code == 200
     page = response.content.decode()
@@ -27,7 +27,7 @@ def test_the_login_page_renders(client):
 
 def test_signing_in_leads_to_the_programs_page(client, customer_user):
     response = client.post(
-        reverse("portal:login"),
+        reverse("accounts:login"),
         {"username": "customer@acme.test", "password": "secret-pass-123"},
     )
 
@@ -37,7 +37,7 @@ def test_signing_in_leads_to_the_programs_page(client, customer_user):
 
 def test_a_wrong_password_is_refused_with_a_message(client, customer_user):
     response = client.post(
-        reverse("portal:login"), {"username": "customer@acme.test", "password": "nope"}
+        reverse("accounts:login"), {"username": "customer@acme.test", "password": "nope"}
     )
 
     assert response.status_code == 200
@@ -51,7 +51,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, member, name):
     response = client.get(target)
 
     assert response.status_code == 302
-    assert response["Location"].startswith(reverse("portal:login"))
+    assert response["Location"].startswith(reverse("accounts:login"))
 
 
 def test_home_lists_every_program_of_the_customer_with_figures(
@@ -138,7 +138,7 @@ def test_a_person_with_no_membership_is_told_so(db):
 
 
 def test_signing_out(customer_client):
-    response = customer_client.post(reverse("portal:logout"))
+    response = customer_client.post(reverse("accounts:logout"))
 
     assert response.status_code == 302
     assert customer_client.get(reverse("portal:home")).status_code == 302

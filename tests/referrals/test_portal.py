@@ -256,5 +256,5 @@ def test_someone_elses_card_is_not_found(referrer_client, other_member, program)
 
 def test_anonymous_visitors_are_sent_to_sign_in(client, referrer):
     assert client.get(reverse("referrals_portal:index"))["Location"].startswith(
-        reverse("portal:login")
+        reverse("accounts:login")
     )

@@ -52,7 +52,7 @@ def _confirm_form(client, member, reward) -> dict:
 def test_anonymous_visitors_are_sent_to_sign_in(client, name):
     response = client.get(reverse(f"rewards_portal:{name}"))
     assert response.status_code == 302
-    assert response["Location"].startswith(reverse("portal:login"))
+    assert response["Location"].startswith(reverse("accounts:login"))
 
 
 def test_the_catalog_shows_what_one_can_afford_and_what_is_close(
