@@ -115,15 +115,17 @@ def pgbench_tps(clients: int, seconds: float) -> float:
     return float(match.group(1))
 
 
-def sql_tps(script: str, clients: int, seconds: float, database: str) -> float:
+def sql_tps(script: str, clients: int, seconds: float, database: str, *,
+            protocol: str = "simple") -> float:
     """Transactions per second of a pgbench ``script`` (SQL replayed with no application) at
-    ``clients`` clients in ``database``."""
+    ``clients`` clients in ``database``; ``protocol="prepared"`` replays it as a prepared
+    statement (what ``loyaltysite.db.prepared_cursor`` does in the app)."""
     args, env = _pg_args()
     with tempfile.NamedTemporaryFile("w", suffix=".pgb", delete=False) as handle:
         handle.write(script)
     try:
         run = subprocess.run(
-            ["pgbench", *args, "-n", "-c", str(clients), "-j", str(clients),
+            ["pgbench", *args, "-n", "-M", protocol, "-c", str(clients), "-j", str(clients),
              "-T", str(max(1, round(seconds))), "-f", handle.name, database],
             capture_output=True, text=True, env=env,
         )

@@ -30,6 +30,7 @@ from members.admin import MerchantScopedAdmin, OperatorOnlyMixin, _adopt
 from . import services
 from .forms import WebhookEndpointForm
 from .models import Delivery, DeliveryAttempt, WebhookEndpoint
+from .selectors import EVENT_ID
 
 ENDPOINT_LABELS = {"active": "success", "failing": "warning", "disabled": "danger"}
 OUTCOME_LABELS = {"ok": "success", "failed": "danger"}
@@ -242,7 +243,9 @@ class DeliveryAttemptAdmin(MerchantScopedAdmin):
     ]
     list_filter = [OutcomeFilter, "endpoint"]
     list_select_related = ["endpoint", "delivery__event"]
-    search_fields = ["delivery__event__event_id", "delivery__event__type"]
+    # An event id (``evt_...``, as receivers log it) is found exactly: it is stored as a uuid.
+    search_fields = ["delivery__event__type"]
+    search_help_text = _("An event type, or an event id (evt_...).")
     actions = ["resend_selected"]
     actions_detail = ["resend"]
     fieldsets = [
@@ -263,6 +266,12 @@ class DeliveryAttemptAdmin(MerchantScopedAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f for _title, opts in self.fieldsets for f in opts["fields"]]
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if EVENT_ID.fullmatch(term):
+            return queryset.filter(delivery__event__event_id=term), False
+        return super().get_search_results(request, queryset, search_term)
 
     @display(description=_("Event"))
     def event_type(self, obj: DeliveryAttempt) -> str:

@@ -24,18 +24,83 @@ Design
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
+from datetime import datetime
+from typing import Any
 
 import pgtrigger
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 
+EVENT_ID_PREFIX = "evt_"
 
-def new_event_id() -> str:
-    return f"evt_{uuid.uuid4().hex}"
+
+def uuid7(at: datetime | None = None) -> uuid.UUID:
+    """A version 7 UUID (RFC 9562): 48 bits of Unix milliseconds, then 74 random bits.
+
+    Ids made later sort later, so the unique index takes each new one at its right edge (as a
+    sequence would) instead of on a random page, and what an insert dirties stays small.
+    """
+    millis = int((at.timestamp() if at is not None else time.time()) * 1000)
+    random = int.from_bytes(os.urandom(10), "big")  # 80 bits, 74 of them used
+    value = ((millis & (1 << 48) - 1) << 80 | 0x7 << 76 | (random >> 62 & 0xFFF) << 64
+             | 0b10 << 62 | random & (1 << 62) - 1)
+    return uuid.UUID(int=value)
+
+
+def new_event_id(at: datetime | None = None) -> str:
+    return f"{EVENT_ID_PREFIX}{uuid7(at).hex}"
+
+
+class EventIdField(models.UUIDField):
+    """An event's public id, ``evt_`` and 32 hex digits, stored as a uuid.
+
+    Python sees the public string (what receivers de-duplicate on); PostgreSQL stores 16 bytes
+    in a native ``uuid`` column (SQLite: the 32 hex digits). Against the 40-character text it
+    replaced, each outbox insert maintains one index fewer (no ``LIKE`` index) and a smaller
+    unique one, compared as integers rather than through a collation.
+    """
+
+    @staticmethod
+    def as_uuid(value: Any) -> uuid.UUID:
+        if isinstance(value, uuid.UUID):
+            return value
+        text = str(value)
+        return uuid.UUID(text.removeprefix(EVENT_ID_PREFIX))
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> str | None:
+        return None if value is None else f"{EVENT_ID_PREFIX}{self.as_uuid(value).hex}"
+
+    def to_python(self, value: Any) -> str | None:
+        if value is None or value == "":
+            return None
+        try:
+            return f"{EVENT_ID_PREFIX}{self.as_uuid(value).hex}"
+        except (AttributeError, ValueError) as exc:
+            raise ValidationError(self.error_messages["invalid"], code="invalid",
+                                  params={"value": value}) from exc
+
+    def get_prep_value(self, value: Any) -> uuid.UUID | None:
+        value = models.Field.get_prep_value(self, value)
+        if value is None or value == "":
+            return None
+        try:
+            return self.as_uuid(value)
+        except (AttributeError, ValueError) as exc:
+            raise ValidationError(self.error_messages["invalid"], code="invalid",
+                                  params={"value": value}) from exc
+
+    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
+        value = self.get_prep_value(value)
+        if value is None:
+            return None
+        return value if connection.features.has_native_uuid_field else value.hex
 
 
 class OutboxEvent(models.Model):
@@ -50,13 +115,12 @@ class OutboxEvent(models.Model):
         "members.Program", verbose_name=_("program"), null=True, blank=True,
         on_delete=models.CASCADE, related_name="+", db_index=False,
     )
+    # Look-ups by member (and the deletion of one) use the unique (member, sequence) index.
     member = models.ForeignKey(
         "members.Member", verbose_name=_("member"), null=True, blank=True, on_delete=models.CASCADE,
-        related_name="+"
+        related_name="+", db_index=False,
     )
-    event_id = models.CharField(
-        _("event id"), max_length=40, unique=True, default=new_event_id, editable=False,
-    )
+    event_id = EventIdField(_("event id"), unique=True, default=new_event_id, editable=False)
     type = models.CharField(_("type"), max_length=64)
     sequence = models.PositiveBigIntegerField(_("sequence"), null=True, blank=True)
     data = models.JSONField(_("data"), default=dict, encoder=DjangoJSONEncoder)
@@ -69,8 +133,10 @@ class OutboxEvent(models.Model):
         ordering = ["id"]
         verbose_name = _("event")
         constraints = [
+            # Member first: it also serves the member's foreign key. The merchant is implied by
+            # the member; it stays in the key as every tenant-owned unique key names it.
             models.UniqueConstraint(
-                fields=["merchant", "member", "sequence"],
+                fields=["member", "sequence", "merchant"],
                 condition=Q(member__isnull=False),
                 name="events_outbox_member_sequence_unique",
             ),

@@ -23,10 +23,18 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 
 from loyaltysite.clock import Clock, system_clock
+from loyaltysite.db import prepared_cursor
 from members.models import Customer, Member
 
 from .catalogue import wants
-from .models import Delivery, OutboxEvent, WebhookEndpoint, new_event_id
+from .models import (
+    Delivery,
+    EventIdField,
+    OutboxEvent,
+    WebhookEndpoint,
+    new_event_id,
+    uuid7,
+)
 
 
 def _table(model: type) -> str:
@@ -98,7 +106,7 @@ DELIVERY_IDS = "ARRAY(SELECT id FROM ev_deliveries)"
 
 
 def event_params(event_type: str, now: datetime) -> dict[str, Any]:
-    return {"event_id": new_event_id(), "event_type": event_type, "now": now}
+    return {"event_id": uuid7(now), "event_type": event_type, "now": now}
 
 
 def _json(data: dict[str, Any]) -> str:
@@ -131,11 +139,12 @@ SELECT ev.id, ev.sequence, ev.data, {DELIVERY_IDS} FROM ev"""
 def _emit_postgresql(event: OutboxEvent) -> list[int]:
     params = {
         "merchant": event.merchant_id, "program": event.program_id, "member": event.member_id,
-        "event_id": event.event_id, "event_type": event.type, "now": event.created_at,
+        "event_id": EventIdField.as_uuid(event.event_id), "event_type": event.type,
+        "now": event.created_at,
         "data": _json(event.data),
     }
     sql = _member_event_sql() if event.member_id is not None else _plain_event_sql()
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
@@ -202,9 +211,10 @@ def emit(
         raise RuntimeError(
             f"emit({type!r}) must run inside the transaction of the change it reports"
         )
+    created_at = at or clock.now()
     event = OutboxEvent(
         merchant_id=merchant_id, program_id=program_id, member_id=member_id, type=type,
-        data=data, created_at=at or clock.now(),
+        data=data, created_at=created_at, event_id=new_event_id(created_at),
     )
     if connection.vendor == "postgresql":
         delivery_ids = _emit_postgresql(event)
@@ -263,7 +273,7 @@ def emit_many(
     events = OutboxEvent._base_manager.bulk_create([
         OutboxEvent(
             merchant_id=merchant_id, program_id=program_id, member_id=member_id, type=type,
-            sequence=numbered[member_id][0], created_at=now,
+            sequence=numbered[member_id][0], created_at=now, event_id=new_event_id(now),
             data=json.loads(_json({**data, "member": numbered[member_id][1]})),
         )
         for member_id, data in batch
@@ -288,7 +298,7 @@ def _numbered_insert_sql() -> str:
     # One JSON document of [member id, sequence, event id, data] rows: a jsonb[] parameter
     # would be quoted element by element on the client, which costs more than the insert.
     return f"""WITH v AS (
-    SELECT (e->>0)::bigint AS member_id, (e->>1)::bigint AS sequence, e->>2 AS event_id,
+    SELECT (e->>0)::bigint AS member_id, (e->>1)::bigint AS sequence, (e->>2)::uuid AS event_id,
            e->3 AS data
     FROM jsonb_array_elements(%(rows)s::jsonb) AS e
 ), ev AS (
@@ -339,7 +349,7 @@ def emit_numbered(
         stored = OutboxEvent._base_manager.bulk_create([
             OutboxEvent(merchant_id=merchant_id, program_id=program_id, member_id=member_id,
                         type=type, sequence=sequence, data=json.loads(_json(data)),
-                        created_at=now)
+                        created_at=now, event_id=new_event_id(now))
             for member_id, sequence, data in batch
         ])
         deliveries = Delivery._base_manager.bulk_create(
@@ -355,7 +365,7 @@ def emit_numbered(
         for start in range(0, len(batch), 20_000):
             chunk = batch[start:start + 20_000]
             cursor.execute(_numbered_insert_sql(), {
-                "rows": _json([[member_id, sequence, new_event_id(), data]
+                "rows": _json([[member_id, sequence, uuid7(now).hex, data]
                                for member_id, sequence, data in chunk]),
                 "merchant": merchant_id, "program": program_id, "type": type, "now": now,
                 "endpoints": endpoints,

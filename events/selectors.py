@@ -11,7 +11,7 @@ from loyaltysite.ids import parse_id
 from .errors import DeliveryNotFound, EventNotFound, WebhookNotFound
 from .models import Delivery, DeliveryAttempt, OutboxEvent, WebhookEndpoint
 
-_EVENT_ID = re.compile(r"evt_[0-9a-f]{32}")
+EVENT_ID = re.compile(r"evt_[0-9a-f]{32}")
 
 
 def endpoint_list(*, merchant_id: int) -> QuerySet[WebhookEndpoint]:
@@ -58,7 +58,7 @@ def event_list(*, merchant_id: int) -> QuerySet[OutboxEvent]:
 
 def event_get(*, merchant_id: int, event_id: object) -> OutboxEvent:
     """By its public id (``evt_...``)."""
-    if not isinstance(event_id, str) or not _EVENT_ID.fullmatch(event_id):
+    if not isinstance(event_id, str) or not EVENT_ID.fullmatch(event_id):
         raise EventNotFound(field="event")
     found = event_list(merchant_id=merchant_id).filter(event_id=event_id).first()
     if found is None:

@@ -27,6 +27,7 @@ from django.db import connection, transaction
 
 from events.outbox import emitted as schedule_emitted
 from events.outbox import event_params
+from loyaltysite.db import prepared_cursor
 
 from . import events, hooks
 from .models import Entry
@@ -130,7 +131,7 @@ def credit(
     if event_type is not None:
         sql = events.fast_path_sql(CREDIT_TEMPLATE)
         params.update(event_params(event_type, now))
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
@@ -231,7 +232,7 @@ def debit(
     kind: str,
     metadata: dict[str, Any] | None,
 ) -> Entry | None:
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(), prepared_cursor() as cursor:
         cursor.execute(LOCK_SQL, [member_id])
         locked = cursor.fetchone()
         if locked is None or locked[1] != "active" or locked[0] < points:

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from loyaltysite.clock import Clock, system_clock
+from loyaltysite.db import prepared_cursor
 from loyaltysite.errors import IdempotencyConflict, IdempotencyInProgress, LoyaltyError
 
 from .models import IdempotencyKey
@@ -68,7 +69,7 @@ def _claim(*, merchant_id: int, program_id: int | None, key: str, request_finger
         None if body is None
         else IdempotencyKey._meta.get_field("response_body").get_db_prep_save(body, connection)
     )
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             _CLAIM_SQL.format(table=connection.ops.quote_name(table)),
             [merchant_id, program_id, key, request_fingerprint, status, response, now],

@@ -28,6 +28,7 @@ env = environ.Env(
     DB_POOL_MIN_SIZE=(int, 2),
     DB_POOL_MAX_SIZE=(int, 20),
     DB_POOL_TIMEOUT=(float, 10.0),
+    DB_PREPARED_STATEMENTS=(bool, True),
     TASKS_BACKEND=(str, "django_tasks_db.DatabaseBackend"),
     WEBHOOKS_ALLOW_PRIVATE_NETWORKS=(bool, False),
     WEBHOOKS_TIMEOUT=(float, 10.0),
@@ -144,6 +145,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env("DB
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The hot paths' own statements (``loyaltysite.db.prepared_cursor``) are prepared once per
+    # connection and executed by name: PostgreSQL parses and plans an earn's statement in more
+    # time than it runs it. The ORM's queries bind on the client and are never prepared.
+    # A pooler in transaction mode that does not track prepared statements (PgBouncer before
+    # 1.21) needs DB_PREPARED_STATEMENTS=False.
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["prepare_threshold"] = 1 if env("DB_PREPARED_STATEMENTS") else None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the dev server and jobs share the file.
     DATABASES["default"].setdefault("OPTIONS", {}).update(

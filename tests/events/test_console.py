@@ -175,3 +175,18 @@ def test_the_task_queue_is_the_operators_only(owner_client, client, admin_user, 
     assert owner_client.get(page).status_code == 403
     client.force_login(admin_user)
     assert client.get(page).status_code == 200
+
+
+def test_the_log_finds_an_event_by_the_id_receivers_see(owner_client, logged):
+    attempt = DeliveryAttempt.objects.filter(endpoint=logged).select_related(
+        "delivery__event").first()
+    event_id = attempt.delivery.event.event_id
+
+    found = owner_client.get(url("deliveryattempt_changelist"), {"q": event_id})
+    by_type = owner_client.get(url("deliveryattempt_changelist"), {"q": "points.earned"})
+    unknown = owner_client.get(url("deliveryattempt_changelist"),
+                               {"q": "evt_" + "0" * 32})
+
+    assert {a.delivery.event.event_id for a in found.context["cl"].result_list} == {event_id}
+    assert len(by_type.context["cl"].result_list) == 2
+    assert list(unknown.context["cl"].result_list) == []
