@@ -175,12 +175,24 @@ def _claim_all(names: list[str], *, merchant_id: int, program_id: int | None,
     return claimed, None
 
 
+_STORE_SQL = ("UPDATE {table} SET status_code = %s, response_body = %s"
+              " WHERE id = ANY(%s::bigint[])")
+
+
 def _store(records: list[IdempotencyKey], status: int, body: Any) -> None:
     pending = [r.pk for r in records if r.status_code is None]
-    if pending:
+    if not pending:
+        return
+    if connection.vendor != "postgresql":
         IdempotencyKey._base_manager.filter(pk__in=pending).update(
             status_code=status, response_body=body
         )
+        return
+    # Every write request ends here: one prepared statement, the same whatever the key count.
+    response = IdempotencyKey._meta.get_field("response_body").get_db_prep_save(body, connection)
+    with prepared_cursor() as cursor:
+        cursor.execute(_STORE_SQL.format(table=connection.ops.quote_name(
+            IdempotencyKey._meta.db_table)), [status, response, pending])
 
 
 def purge_expired_keys(*, clock: Clock = system_clock, batch_size: int = 1000) -> int:

@@ -223,7 +223,10 @@ def points_credit(
     now = clock.now()
     if _pg.available():
         # One statement commits by itself; hooks need the posting's transaction around them.
-        with transaction.atomic() if hooks.active() else nullcontext():
+        # Inside the caller's transaction no savepoint (two round trips): a failure marks the
+        # caller's transaction for rollback, so the entry never commits without its hooks.
+        # A caller that means to carry on after a failure opens its own savepoint.
+        with (transaction.atomic(savepoint=False) if hooks.active() else nullcontext()):
             entry = _pg.credit(
                 member_id=member.pk, points=points, now=now, actor=_actor(actor),
                 reason=reason, reference=reference, pending_days=pending_days,

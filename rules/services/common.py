@@ -16,6 +16,7 @@ from ledger.locking import lock_member
 from ledger.models import Entry
 from ledger.services import MAX_POINTS, points_credit
 from loyaltysite.clock import Clock
+from loyaltysite.db import prepared_cursor
 from loyaltysite.errors import InvalidValue, MemberInactive, MemberNotFound
 from members.models import Member, Program
 from members.selectors import member_find
@@ -193,16 +194,37 @@ def record_awards(
     order: Order | None = None,
     event: Event | None = None,
 ) -> None:
-    rows = [
+    awards = evaluation.rule_awards
+    if not awards:
+        return
+    if connection.vendor == "postgresql":
+        # Every order with points writes these: one prepared statement for any number of rows.
+        with prepared_cursor() as cursor:
+            cursor.execute(_AWARDS_SQL.format(table=connection.ops.quote_name(
+                Award._meta.db_table)), [
+                member.merchant_id, member.program_id, member.pk,
+                order.pk if order else None, event.pk if event else None,
+                entry.pk if entry else None, now,
+                [a.rule.pk for a in awards], [a.points for a in awards],
+            ])
+        return
+    Award._base_manager.bulk_create(
         Award(
             merchant_id=member.merchant_id, program_id=member.program_id, member_id=member.pk,
             rule_id=a.rule.pk, points=a.points, order=order, event=event, entry=entry,
             created_at=now,
         )
-        for a in evaluation.rule_awards
-    ]
-    if rows:
-        Award._base_manager.bulk_create(rows)
+        for a in awards
+    )
+
+
+_AWARDS_SQL = """
+    INSERT INTO {table} (merchant_id, program_id, member_id, rule_id, points, order_id,
+                         event_id, entry_id, created_at)
+    SELECT %s, %s, %s, v.rule_id, v.points, %s::bigint, %s::bigint, %s::bigint,
+           %s::timestamptz
+    FROM unnest(%s::bigint[], %s::bigint[]) AS v(rule_id, points)
+"""
 
 
 def with_figures(member: Member, entry: Entry | None) -> Member:
