@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import cache
 
 from django.db import connection
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Sum
@@ -12,6 +13,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django_scopes import scopes_disabled
 
+from loyaltysite.db import RowReader, prepared_cursor
 from loyaltysite.errors import RuleNotFound
 from loyaltysite.ids import parse_id
 from members.models import Program
@@ -52,29 +54,48 @@ def live_rules(
     This is the hot path of every order: plain SQL (the same on PostgreSQL and SQLite) spares
     compiling the correlated subqueries on each call.
     """
-    kinds = list(kinds)
+    kinds = [str(kind) for kind in kinds]
+    moment = connection.ops.adapt_datetimefield_value(at)
+    params = [member_id or 0, member_id or 0, program.pk, program.merchant_id, True]
+    if connection.vendor == "postgresql":
+        params += [kinds, moment, moment]
+    else:
+        params += [*kinds, moment, moment]
+    with prepared_cursor() as cursor:
+        cursor.execute(_live_rules_sql(connection.vendor, len(kinds)), params)
+        rows = cursor.fetchall()
+    rules = []
+    for row in rows:
+        rule = _RULE.build(row[:_RULE.width])
+        count, last = row[_RULE.width:]
+        rule.history = History(count=count or 0, last_at=_as_datetime(last))
+        rules.append(rule)
+    return rules
+
+
+_RULE = RowReader(EarningRule)
+
+
+@cache
+def _live_rules_sql(vendor: str, kinds: int) -> str:
+    """``live_rules``'s statement: the same on PostgreSQL and SQLite but for the list of kinds
+    (an array on PostgreSQL, so one prepared statement serves any number of kinds)."""
     rule, award = (connection.ops.quote_name(m._meta.db_table) for m in (EarningRule, Award))
-    sql = f"""
-        SELECT r.*,
+    kind_in = "= ANY(%s::text[])" if vendor == "postgresql" else (
+        f"IN ({', '.join(['%s'] * kinds)})")
+    return f"""
+        SELECT {_RULE.columns("r")},
                (SELECT COUNT(*) FROM {award} a
                  WHERE a.rule_id = r.id AND a.member_id = %s) AS member_awards,
                (SELECT MAX(a.created_at) FROM {award} a
                  WHERE a.rule_id = r.id AND a.member_id = %s) AS member_last_award
           FROM {rule} r
          WHERE r.program_id = %s AND r.merchant_id = %s AND r.is_active = %s
-           AND r.deleted_at IS NULL AND r.kind IN ({", ".join(["%s"] * len(kinds))})
+           AND r.deleted_at IS NULL AND r.kind {kind_in}
            AND (r.starts_at IS NULL OR r.starts_at <= %s)
            AND (r.ends_at IS NULL OR r.ends_at > %s)
          ORDER BY r.priority DESC, r.id
-    """  # only table names are formatted in; every value is a parameter
-    moment = connection.ops.adapt_datetimefield_value(at)
-    params = [member_id or 0, member_id or 0, program.pk, program.merchant_id, True, *kinds,
-              moment, moment]
-    rules = list(EarningRule._base_manager.raw(sql, params))
-    for rule in rules:
-        rule.history = History(count=rule.member_awards or 0,
-                               last_at=_as_datetime(rule.member_last_award))
-    return rules
+    """  # only names are formatted in; every value is a parameter
 
 
 def _as_datetime(value: datetime | str | None) -> datetime | None:

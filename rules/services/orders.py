@@ -28,6 +28,7 @@ from ledger.locking import lock_member
 from ledger.services import points_reverse
 from loyaltysite.clock import Clock, system_clock
 from loyaltysite.currencies import MINOR_UNITS, quantize_money
+from loyaltysite.db import insert
 from loyaltysite.errors import CurrencyMismatch, InvalidValue, ValidationFailed
 from loyaltysite.formatting import money_display, money_str
 from members.models import Member, Program
@@ -174,14 +175,14 @@ def order_record(
             reference=order_id, pending_days=None, metadata={"order_id": order_id},
             clock=clock,
         )
-        order = Order._base_manager.create(
+        order = insert(Order(
             merchant_id=program.merchant_id, program_id=program.pk, member_id=locked.pk,
             order_id=order_id, currency=currency, amount=amount,
             points_discount=points_discount,
             items=[_stored_item(i) for i in items], points_earned=evaluation.total,
             awards=[a.as_dict() for a in evaluation.awards], entry=entry, actor=actor[:128],
             occurred_at=facts.at, created_at=now,
-        )
+        ))
         record_awards(member=locked, evaluation=evaluation, entry=entry, now=now, order=order)
         result = OrderResult(order=order, member=with_figures(locked, entry),
                              evaluation=evaluation, enrolled=enrolled)
