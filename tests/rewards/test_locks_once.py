@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -18,8 +20,7 @@ def locks(queries) -> list[str]:
 
 
 def member_locks(queries) -> list[str]:
-    return [sql for sql in locks(queries) if sql.lstrip().startswith(
-        'SELECT "members_member"."id"')]
+    return [sql for sql in locks(queries) if re.search(r'FROM "members_member"', sql)]
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'",
