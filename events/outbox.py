@@ -9,7 +9,8 @@ the member's next ``sequence`` and carrying ``data.member``, the member's figure
 now, after the change), and one ``Delivery`` per active endpoint of the merchant that wants
 the type. The deliveries' tasks are enqueued once the transaction commits. On PostgreSQL all
 of it is one statement; the ledger's fast paths fold the same SQL (``event_ctes``) into their
-own single statement, so an earn stays one round trip.
+own single statement, so an earn stays one round trip, and ``emit_with`` runs a caller's own
+writes (an order, its awards) as CTEs of the event's statement.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -117,8 +119,10 @@ def _loaded(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-def _member_event_sql() -> str:
-    return f"""WITH s AS (
+@cache
+def _member_event_sql(ctes: str = "", extra: str = "") -> str:
+    """The member event's statement; ``ctes`` run first in it, ``extra`` is selected beside."""
+    return f"""WITH {ctes + ", " if ctes else ""}s AS (
     UPDATE {_table(Member)} m SET event_sequence = m.event_sequence + 1
     FROM {_table(Customer)} c
     WHERE m.id = %(member)s AND c.id = m.customer_id
@@ -126,7 +130,7 @@ def _member_event_sql() -> str:
 ), {event_ctes(source="s", merchant="%(merchant)s", program="%(program)s",
                member="%(member)s", sequence="s.sequence",
                data="%(data)s::jsonb || jsonb_build_object('member', s.figures)")}
-SELECT ev.id, ev.sequence, ev.data, {DELIVERY_IDS} FROM ev"""
+SELECT ev.id, ev.sequence, ev.data, {DELIVERY_IDS}{extra} FROM ev"""
 
 
 def _plain_event_sql() -> str:
@@ -136,24 +140,26 @@ def _plain_event_sql() -> str:
 SELECT ev.id, ev.sequence, ev.data, {DELIVERY_IDS} FROM ev"""
 
 
-def _emit_postgresql(event: OutboxEvent) -> list[int]:
+def _emit_postgresql(event: OutboxEvent, ctes: str = "", extra: str = "",
+                     more: dict[str, Any] | None = None) -> tuple[list[int], tuple]:
     params = {
         "merchant": event.merchant_id, "program": event.program_id, "member": event.member_id,
         "event_id": EventIdField.as_uuid(event.event_id), "event_type": event.type,
         "now": event.created_at,
-        "data": _json(event.data),
+        "data": _json(event.data), **(more or {}),
     }
-    sql = _member_event_sql() if event.member_id is not None else _plain_event_sql()
+    sql = (_member_event_sql(ctes, extra) if event.member_id is not None
+           else _plain_event_sql())
     with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         raise LookupError(f"member {event.member_id} does not exist")
-    event.pk, event.sequence, stored, delivery_ids = row
+    event.pk, event.sequence, stored, delivery_ids, *selected = row
     event.data = _loaded(stored)
     event._state.adding = False
     event._state.db = connection.alias
-    return list(delivery_ids or [])
+    return list(delivery_ids or []), tuple(selected)
 
 
 def _next_sequence(member_id: int) -> tuple[int, dict[str, Any]]:
@@ -217,11 +223,44 @@ def emit(
         data=data, created_at=created_at, event_id=new_event_id(created_at),
     )
     if connection.vendor == "postgresql":
-        delivery_ids = _emit_postgresql(event)
+        delivery_ids, _ = _emit_postgresql(event)
     else:
         delivery_ids = _emit_orm(event)
     emitted(delivery_ids)
     return event
+
+
+def emit_with(
+    type: str,
+    *,
+    merchant_id: int,
+    program_id: int | None,
+    member_id: int,
+    data: dict[str, Any],
+    at: datetime,
+    ctes: str,
+    params: dict[str, Any],
+    select: str,
+) -> tuple[OutboxEvent, tuple]:
+    """``emit`` of a member's event on PostgreSQL in one statement with the caller's change:
+    ``ctes`` (data-modifying CTEs with named ``params``, none of the event's own names:
+    ``merchant``, ``program``, ``member``, ``event_id``, ``event_type``, ``now``, ``data``) run
+    first, and ``select`` (``, expr, expr``) reads back what they wrote. One round trip for a
+    write and its event; the event's ``data.member`` is the member's figures as ``emit``
+    writes them."""
+    if not connection.in_atomic_block:
+        raise RuntimeError(
+            f"emit_with({type!r}) must run inside the transaction of the change it reports"
+        )
+    if connection.vendor != "postgresql":
+        raise RuntimeError("emit_with is PostgreSQL's; elsewhere write the change, then emit")
+    event = OutboxEvent(
+        merchant_id=merchant_id, program_id=program_id, member_id=member_id, type=type,
+        data=data, created_at=at, event_id=new_event_id(at),
+    )
+    delivery_ids, selected = _emit_postgresql(event, ctes, select, params)
+    emitted(delivery_ids)
+    return event, selected
 
 
 def emitted(delivery_ids: list[int]) -> None:
@@ -377,4 +416,4 @@ def emit_numbered(
     return written
 
 
-__all__ = ["emit", "emit_many", "emit_numbered", "member_figures"]
+__all__ = ["emit", "emit_many", "emit_numbered", "emit_with", "member_figures"]

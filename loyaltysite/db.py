@@ -88,7 +88,17 @@ class RowReader:
         return self.model.from_db(connection.alias, self.attnames, values)
 
 
-_INSERT_SQL: dict[type, tuple[str, list]] = {}
+def _insert_parts(model: type) -> tuple[str, list]:
+    """``INSERT INTO table (columns)`` of every concrete field but the primary key."""
+    quote = connection.ops.quote_name
+    fields = [f for f in model._meta.concrete_fields if f is not model._meta.pk]
+    head = (f"INSERT INTO {quote(model._meta.db_table)} "
+            f"({', '.join(quote(f.column) for f in fields)})")
+    return head, fields
+
+
+def _insert_values(obj, fields: list) -> list:
+    return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
 
 
 def insert(obj):
@@ -99,24 +109,28 @@ def insert(obj):
     if connection.vendor != "postgresql":
         obj.save(force_insert=True)
         return obj
-    model = type(obj)
-    found = _INSERT_SQL.get(model)
-    if found is None:
-        quote = connection.ops.quote_name
-        fields = [f for f in model._meta.concrete_fields if f is not model._meta.pk]
-        found = (
-            f"INSERT INTO {quote(model._meta.db_table)} "
-            f"({', '.join(quote(f.column) for f in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))}) "
-            f"RETURNING {quote(model._meta.pk.column)}",
-            fields,
-        )
-        _INSERT_SQL[model] = found
-    sql, fields = found
-    values = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    head, fields = _insert_parts(type(obj))
+    sql = (f"{head} VALUES ({', '.join(['%s'] * len(fields))}) "
+           f"RETURNING {connection.ops.quote_name(obj._meta.pk.column)}")
     with prepared_cursor() as cursor:
-        cursor.execute(sql, values)
-        obj.pk = cursor.fetchone()[0]
+        cursor.execute(sql, _insert_values(obj, fields))
+        inserted(obj, cursor.fetchone()[0])
+    return obj
+
+
+def insert_cte(obj, name: str) -> tuple[str, dict[str, object]]:
+    """``insert`` as a data-modifying CTE ``name`` (PostgreSQL) for a bigger statement: its
+    SQL (``name AS (INSERT ... RETURNING id)``) and named parameters (``{name}_0`` ...).
+    Give the primary key it returns to ``inserted``."""
+    head, fields = _insert_parts(type(obj))
+    names = [f"{name}_{index}" for index in range(len(fields))]
+    sql = (f"{name} AS ({head} VALUES ({', '.join(f'%({n})s' for n in names)}) "
+           f"RETURNING {connection.ops.quote_name(obj._meta.pk.column)})")
+    return sql, dict(zip(names, _insert_values(obj, fields), strict=True))
+
+
+def inserted(obj, pk: object) -> None:
+    """Mark ``obj`` as the stored row ``pk``."""
+    obj.pk = pk
     obj._state.adding = False
     obj._state.db = connection.alias
-    return obj

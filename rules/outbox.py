@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from events.outbox import emit
+from events.outbox import emit, emit_with
 from loyaltysite.formatting import money_str
 
 from .models import Order, Refund
@@ -33,8 +33,23 @@ def order_payload(order: Order) -> dict[str, Any]:
 
 def emit_order_recorded(order: Order) -> None:
     emit("order.recorded", merchant_id=order.merchant_id, program_id=order.program_id,
-         member_id=order.member_id, at=order.created_at,
-         data={"order": {**order_payload(order), "awards": order.awards}})
+         member_id=order.member_id, at=order.created_at, data=_recorded(order))
+
+
+def emit_order_recorded_with(order: Order, *, ctes: str, params: dict[str, Any],
+                             select: str) -> tuple:
+    """``emit_order_recorded`` in one statement with the order's own writes (PostgreSQL):
+    ``events.outbox.emit_with``. The payload names no primary key, so it is known before."""
+    _, selected = emit_with(
+        "order.recorded", merchant_id=order.merchant_id, program_id=order.program_id,
+        member_id=order.member_id, at=order.created_at, data=_recorded(order), ctes=ctes,
+        params=params, select=select,
+    )
+    return selected
+
+
+def _recorded(order: Order) -> dict[str, Any]:
+    return {"order": {**order_payload(order), "awards": order.awards}}
 
 
 def emit_order_refunded(order: Order, refund: Refund) -> None:

@@ -218,6 +218,29 @@ def record_awards(
     )
 
 
+def awards_cte(*, evaluation: Evaluation, entry: Entry | None, order_cte: str
+               ) -> tuple[str, dict[str, Any]]:
+    """``record_awards`` of an order as a CTE for ``events.outbox.emit_with``'s statement
+    (PostgreSQL), after the CTE ``order_cte`` that inserts the order; ``("", {})`` when the
+    evaluation awarded no rule. It uses the event's ``merchant``, ``program``, ``member`` and
+    ``now``, which are the order's."""
+    awards = evaluation.rule_awards
+    if not awards:
+        return "", {}
+    table = connection.ops.quote_name(Award._meta.db_table)
+    sql = f"""aw AS (
+    INSERT INTO {table} (merchant_id, program_id, member_id, rule_id, points, order_id,
+                         event_id, entry_id, created_at)
+    SELECT %(merchant)s, %(program)s, %(member)s, v.rule_id, v.points, {order_cte}.id, NULL,
+           %(aw_entry)s::bigint, %(now)s::timestamptz
+    FROM {order_cte}, unnest(%(aw_rules)s::bigint[], %(aw_points)s::bigint[])
+         AS v(rule_id, points)
+)"""
+    return sql, {"aw_entry": entry.pk if entry else None,
+                 "aw_rules": [a.rule.pk for a in awards],
+                 "aw_points": [a.points for a in awards]}
+
+
 _AWARDS_SQL = """
     INSERT INTO {table} (merchant_id, program_id, member_id, rule_id, points, order_id,
                          event_id, entry_id, created_at)

@@ -24,11 +24,14 @@ from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.db import connection
+
 from ledger.locking import lock_member
+from ledger.models import Entry
 from ledger.services import points_reverse
 from loyaltysite.clock import Clock, system_clock
 from loyaltysite.currencies import MINOR_UNITS, quantize_money
-from loyaltysite.db import insert
+from loyaltysite.db import insert, insert_cte, inserted
 from loyaltysite.errors import CurrencyMismatch, InvalidValue, ValidationFailed
 from loyaltysite.formatting import money_display, money_str
 from members.models import Member, Program
@@ -36,9 +39,10 @@ from members.models import Member, Program
 from .. import engine, hooks, selectors
 from ..errors import OrderNotFound, RefundExceedsOrder
 from ..models import Order, Refund
-from ..outbox import emit_order_recorded, emit_order_refunded
+from ..outbox import emit_order_recorded, emit_order_recorded_with, emit_order_refunded
 from .common import (
     Customer,
+    awards_cte,
     check_occurred_at,
     check_total,
     credit,
@@ -175,20 +179,37 @@ def order_record(
             reference=order_id, pending_days=None, metadata={"order_id": order_id},
             clock=clock,
         )
-        order = insert(Order(
+        order = Order(
             merchant_id=program.merchant_id, program_id=program.pk, member_id=locked.pk,
             order_id=order_id, currency=currency, amount=amount,
             points_discount=points_discount,
             items=[_stored_item(i) for i in items], points_earned=evaluation.total,
             awards=[a.as_dict() for a in evaluation.awards], entry=entry, actor=actor[:128],
             occurred_at=facts.at, created_at=now,
-        ))
-        record_awards(member=locked, evaluation=evaluation, entry=entry, now=now, order=order)
+        )
+        _write_order(order, locked, evaluation, entry, now)
         result = OrderResult(order=order, member=with_figures(locked, entry),
                              evaluation=evaluation, enrolled=enrolled)
-        emit_order_recorded(order)
         hooks.order_recorded(result)
     return result
+
+
+def _write_order(order: Order, member: Member, evaluation: engine.Evaluation, entry: Entry | None,
+                 now: datetime) -> None:
+    """The order row, its awards and its ``order.recorded`` event. On PostgreSQL one
+    statement (two round trips fewer per order); elsewhere three writes, the same rows."""
+    if connection.vendor != "postgresql":
+        insert(order)
+        record_awards(member=member, evaluation=evaluation, entry=entry, now=now, order=order)
+        emit_order_recorded(order)
+        return
+    ctes, params = insert_cte(order, "o")
+    awards, award_params = awards_cte(evaluation=evaluation, entry=entry, order_cte="o")
+    if awards:
+        ctes += ", " + awards
+    pk, = emit_order_recorded_with(order, ctes=ctes, params={**params, **award_params},
+                                   select=", (SELECT id FROM o)")
+    inserted(order, pk)
 
 
 def _stored_item(item: Mapping[str, Any]) -> dict[str, Any]:
