@@ -77,24 +77,23 @@ class EventIdField(models.UUIDField):
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> str | None:
         return None if value is None else f"{EVENT_ID_PREFIX}{self.as_uuid(value).hex}"
 
-    def to_python(self, value: Any) -> str | None:
-        if value is None or value == "":
-            return None
-        try:
-            return f"{EVENT_ID_PREFIX}{self.as_uuid(value).hex}"
-        except (AttributeError, ValueError) as exc:
-            raise ValidationError(self.error_messages["invalid"], code="invalid",
-                                  params={"value": value}) from exc
-
-    def get_prep_value(self, value: Any) -> uuid.UUID | None:
-        value = models.Field.get_prep_value(self, value)
-        if value is None or value == "":
-            return None
+    def _parsed(self, value: Any) -> uuid.UUID:
         try:
             return self.as_uuid(value)
         except (AttributeError, ValueError) as exc:
             raise ValidationError(self.error_messages["invalid"], code="invalid",
                                   params={"value": value}) from exc
+
+    def to_python(self, value: Any) -> str | None:
+        if value is None or value == "":
+            return None
+        return f"{EVENT_ID_PREFIX}{self._parsed(value).hex}"
+
+    def get_prep_value(self, value: Any) -> uuid.UUID | None:
+        value = models.Field.get_prep_value(self, value)
+        if value is None or value == "":
+            return None
+        return self._parsed(value)
 
     def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
         value = self.get_prep_value(value)

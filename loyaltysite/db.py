@@ -59,6 +59,7 @@ class RowReader:
         self.fields = model._meta.concrete_fields
         self.attnames = [f.attname for f in self.fields]
         self.width = len(self.fields)
+        self._pk = self.fields.index(model._meta.pk)
         self._converters: dict[str, list[tuple[int, list, object]]] = {}
 
     def columns(self, alias: str) -> str:
@@ -79,7 +80,7 @@ class RowReader:
         return found
 
     def build(self, values: Sequence[object]):
-        if values[0] is None:  # the primary key: nothing joined
+        if values[self._pk] is None:  # no primary key: a LEFT JOIN found nothing
             return None
         values = list(values)
         for index, converters, col in self._converters_for():

@@ -200,13 +200,11 @@ def record_awards(
     if connection.vendor == "postgresql":
         # Every order with points writes these: one prepared statement for any number of rows.
         with prepared_cursor() as cursor:
-            cursor.execute(_AWARDS_SQL.format(table=connection.ops.quote_name(
-                Award._meta.db_table)), [
-                member.merchant_id, member.program_id, member.pk,
-                order.pk if order else None, event.pk if event else None,
-                entry.pk if entry else None, now,
-                [a.rule.pk for a in awards], [a.points for a in awards],
-            ])
+            cursor.execute(_awards_insert(order="%(aw_order)s::bigint", source=""), {
+                "merchant": member.merchant_id, "program": member.program_id,
+                "member": member.pk, "now": now, "aw_order": order.pk if order else None,
+                **_award_params(evaluation, entry, event),
+            })
         return
     Award._base_manager.bulk_create(
         Award(
@@ -224,30 +222,28 @@ def awards_cte(*, evaluation: Evaluation, entry: Entry | None, order_cte: str
     (PostgreSQL), after the CTE ``order_cte`` that inserts the order; ``("", {})`` when the
     evaluation awarded no rule. It uses the event's ``merchant``, ``program``, ``member`` and
     ``now``, which are the order's."""
-    awards = evaluation.rule_awards
-    if not awards:
+    if not evaluation.rule_awards:
         return "", {}
-    table = connection.ops.quote_name(Award._meta.db_table)
-    sql = f"""aw AS (
-    INSERT INTO {table} (merchant_id, program_id, member_id, rule_id, points, order_id,
-                         event_id, entry_id, created_at)
-    SELECT %(merchant)s, %(program)s, %(member)s, v.rule_id, v.points, {order_cte}.id, NULL,
-           %(aw_entry)s::bigint, %(now)s::timestamptz
-    FROM {order_cte}, unnest(%(aw_rules)s::bigint[], %(aw_points)s::bigint[])
-         AS v(rule_id, points)
-)"""
-    return sql, {"aw_entry": entry.pk if entry else None,
-                 "aw_rules": [a.rule.pk for a in awards],
-                 "aw_points": [a.points for a in awards]}
+    sql = f"aw AS ({_awards_insert(order=f'{order_cte}.id', source=f'{order_cte}, ')})"
+    return sql, _award_params(evaluation, entry, None)
 
 
-_AWARDS_SQL = """
-    INSERT INTO {table} (merchant_id, program_id, member_id, rule_id, points, order_id,
-                         event_id, entry_id, created_at)
-    SELECT %s, %s, %s, v.rule_id, v.points, %s::bigint, %s::bigint, %s::bigint,
-           %s::timestamptz
-    FROM unnest(%s::bigint[], %s::bigint[]) AS v(rule_id, points)
-"""
+def _awards_insert(*, order: str, source: str) -> str:
+    """The awards' INSERT (PostgreSQL): one row per rule award, from two arrays."""
+    return f"""INSERT INTO {connection.ops.quote_name(Award._meta.db_table)} (
+        merchant_id, program_id, member_id, rule_id, points, order_id, event_id, entry_id,
+        created_at)
+    SELECT %(merchant)s, %(program)s, %(member)s, v.rule_id, v.points, {order},
+           %(aw_event)s::bigint, %(aw_entry)s::bigint, %(now)s::timestamptz
+    FROM {source}unnest(%(aw_rules)s::bigint[], %(aw_points)s::bigint[]) AS v(rule_id, points)
+"""  # names only: every value is a parameter
+
+
+def _award_params(evaluation: Evaluation, entry: Entry | None,
+                  event: Event | None) -> dict[str, Any]:
+    awards = evaluation.rule_awards
+    return {"aw_event": event.pk if event else None, "aw_entry": entry.pk if entry else None,
+            "aw_rules": [a.rule.pk for a in awards], "aw_points": [a.points for a in awards]}
 
 
 def with_figures(member: Member, entry: Entry | None) -> Member:

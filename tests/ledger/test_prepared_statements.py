@@ -31,7 +31,7 @@ def test_an_earn_runs_as_a_prepared_statement_from_its_second_time(member):
     assert member.balance == 15
 
 
-def test_without_prepared_statements_it_is_the_ordinary_cursor(settings, member):
+def test_without_prepared_statements_it_is_the_ordinary_cursor(member):
     options = connection.settings_dict["OPTIONS"]
     saved = options.get("prepare_threshold")
     options["prepare_threshold"] = None  # DB_PREPARED_STATEMENTS=False
