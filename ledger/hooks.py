@@ -66,6 +66,11 @@ def unregister_after_post(hook: AfterPost) -> None:
         _after_post.remove(hook)
 
 
+def registered() -> list[AfterPost]:
+    """The hooks that listen, in the order they run."""
+    return list(_after_post)
+
+
 def active() -> bool:
     """Whether any hook listens (a posting then needs a transaction around it)."""
     return bool(_after_post)

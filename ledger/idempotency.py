@@ -209,3 +209,62 @@ def purge_expired_keys(*, clock: Clock = system_clock, batch_size: int = 1000) -
         if not ids:
             return deleted
         deleted += IdempotencyKey._base_manager.filter(pk__in=ids).delete()[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Many requests' keys at once (a batch of orders): the same rows as ``run_idempotent`` writes.
+
+
+def claim_many(*, merchant_id: int, program_id: int | None, keys: Sequence[tuple[str, str]],
+               clock: Clock = system_clock) -> dict[str, int]:
+    """Claim each ``(key, fingerprint)`` as ``run_idempotent`` names and claims a request's
+    key, in one statement; the ids of the keys claimed here, by key. A key taken already (an
+    earlier request's, or a concurrent one's, which this waits for) is absent: that request
+    is answered by ``run_idempotent``, which replays it."""
+    if not keys:
+        return {}
+    prefix = f"{program_id or '-'}:"
+    names = [(f"{prefix}{key}", print_) for key, print_ in keys]
+    now = clock.now()
+    table = connection.ops.quote_name(IdempotencyKey._meta.db_table)
+    if connection.vendor == "postgresql":
+        rows = ("SELECT %s, %s, v.k, v.f, NULL, NULL, %s FROM unnest(%s::text[], %s::text[])"
+                " WITH ORDINALITY AS v(k, f, n) ORDER BY v.n")
+        params = [merchant_id, program_id, now, [n for n, _ in names], [f for _, f in names]]
+    else:
+        rows = "VALUES " + ", ".join(["(%s, %s, %s, %s, NULL, NULL, %s)"] * len(names))
+        params = [value for name, print_ in names
+                  for value in (merchant_id, program_id, name, print_, now)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (merchant_id, program_id, key, fingerprint, status_code,"
+            f" response_body, created_at) {rows}"
+            " ON CONFLICT (merchant_id, key) DO NOTHING RETURNING key, id", params,
+        )  # the table name and placeholders only
+        return {key.removeprefix(prefix): pk for key, pk in cursor.fetchall()}
+
+
+def store_many(outcomes: Sequence[tuple[int, int, Any]]) -> None:
+    """Store ``(key id, status, body)`` outcomes of keys claimed by ``claim_many``."""
+    if not outcomes:
+        return
+    field = IdempotencyKey._meta.get_field("response_body")
+    if connection.vendor != "postgresql":
+        for pk, status, body in outcomes:
+            IdempotencyKey._base_manager.filter(pk=pk).update(status_code=status,
+                                                              response_body=body)
+        return
+    table = connection.ops.quote_name(IdempotencyKey._meta.db_table)
+    with connection.cursor() as cursor:
+        # the bodies as one JSON document: a text[] literal would quote each body's quotes
+        cursor.execute(
+            f"UPDATE {table} k SET status_code = (v.o->>1)::integer, response_body = v.o->2"
+            " FROM jsonb_array_elements(%s::jsonb) AS v(o) WHERE k.id = (v.o->>0)::bigint",
+            [json.dumps([list(o) for o in outcomes], cls=field.encoder)],
+        )  # the table name only
+
+
+def release_many(ids: Sequence[int]) -> None:
+    """Give back keys ``claim_many`` claimed for requests that will run one by one after all."""
+    if ids:
+        IdempotencyKey._base_manager.filter(pk__in=list(ids)).delete()

@@ -65,10 +65,15 @@ def insert_rows(
         ], batch_size=5000)
         return [tuple(getattr(o, name) for name in returning) for o in objects]
     quote = connection.ops.quote_name
-    names, selects, constants, arrays = [], [], [], []
+    names, selects, constants, arrays, documents = [], [], [], [], []
     for field in fields:
         names.append(quote(field.column))
-        if field.attname in columns:
+        if field.attname in columns and isinstance(field, models.JSONField):
+            # One JSON document per column, not a jsonb[] literal: quoting every value's own
+            # quotes for an array literal costs more, on the client, than the insert.
+            selects.append(f"j{len(documents)}.value")
+            documents.append(columns[field.attname])
+        elif field.attname in columns:
             selects.append(f"v.c{len(arrays)}")
             arrays.append((field, columns[field.attname]))
         else:
@@ -77,20 +82,29 @@ def insert_rows(
             selects.append(f"%s::{field.db_type(connection)}")
             value = same[field.attname] if field.attname in same else field.get_default()
             constants.append(_prep(field, value))
-    unnest = ", ".join(f"%s::{f.db_type(connection)}[]" for f, _ in arrays)
-    aliases = ", ".join(f"c{i}" for i in range(len(arrays)))
+    ordinal = "%s::integer[]"  # the rows' positions: every row source is joined on them
+    unnest = ", ".join([ordinal, *(f"%s::{f.db_type(connection)}[]" for f, _ in arrays)])
+    aliases = ", ".join(["n", *(f"c{i}" for i in range(len(arrays)))])
+    joins = "".join(
+        f" JOIN jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS j{i}(value, n)"
+        f" ON j{i}.n = v.n" for i in range(len(documents))
+    )
     returned = ", ".join(quote(model._meta.get_field(r).column) for r in returning)
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(names)}) "
-        f"SELECT {', '.join(selects)} FROM unnest({unnest}) WITH ORDINALITY AS v({aliases}, n) "
+        f"SELECT {', '.join(selects)} FROM unnest({unnest}) AS v({aliases}){joins} "
         f"ORDER BY v.n RETURNING {returned}"
     )
     out: list[tuple] = []
     with connection.cursor() as cursor:
         for start in range(0, count, CHUNK):
+            size = min(CHUNK, count - start)
             params = [
                 *constants,
+                list(range(1, size + 1)),
                 *(_prep_all(f, values[start:start + CHUNK]) for f, values in arrays),
+                *(json.dumps(list(values[start:start + CHUNK]), cls=DjangoJSONEncoder)
+                  for values in documents),
             ]
             cursor.execute(sql, params)
             out += cursor.fetchall()

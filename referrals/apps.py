@@ -27,12 +27,18 @@ class ReferralsConfig(AppConfig):
             portal_member_panel_register,
             portal_nav_register,
         )
-        from rules.hooks import register_order_recorded, register_order_refunded
+        from rules.hooks import (
+            register_batch_check,
+            register_order_recorded,
+            register_order_refunded,
+        )
 
         from .services import on_member_enrolled, on_order_recorded, on_order_refunded
+        from .services.conversion import members_with_open_referrals
 
         register_member_enrolled(on_member_enrolled)
         register_order_recorded(on_order_recorded)
+        register_batch_check(members_with_open_referrals, covers=[on_order_recorded])
         register_order_refunded(on_order_refunded)
         portal_nav_register("referrals_portal:index", _("Refer a friend"), order=40)
         portal_member_panel_register("referrals/_member_panel.html", order=40)

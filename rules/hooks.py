@@ -8,7 +8,7 @@ member's row lock, so whatever they write commits or rolls back with the order.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -38,3 +38,46 @@ def order_recorded(result: OrderResult) -> None:
 def order_refunded(result: RefundResult) -> None:
     for hook in list(_refunded):
         hook(result)
+
+
+# ---------------------------------------------------------------------------------------------
+# Batches: which orders a hook would act on
+
+
+BatchCheck = Callable[[int, "Collection[int]"], "set[int] | None"]
+_batch_checks: dict[Callable[..., None], BatchCheck] = {}
+
+
+def register_batch_check(check: BatchCheck, *, covers: Iterable[Callable[..., None]]) -> None:
+    """Say, for a batch of orders, which members' orders ``covers`` (this app's
+    ``order_recorded`` and ledger ``after_post`` hooks) would act on.
+
+    ``check(program_id, member_ids)`` answers the ids of the members whose orders the hooks
+    would do something for (a referral to convert, a tier to count), or ``None`` when they act
+    on every order of the program. The set-based path of a batch (``services.orders_record_many``)
+    records the other members' orders without calling the hooks, which for them do nothing;
+    it runs only when every registered hook has a check."""
+    for hook in covers:
+        _batch_checks[hook] = check
+
+
+def batch_exempt(program_id: int, member_ids: Collection[int]) -> set[int] | None:
+    """The members whose orders must be recorded one by one (the hooks act on them), or
+    ``None`` when every order must (a hook without a check, or one acting on all)."""
+    from ledger import hooks as ledger_hooks
+
+    registered = [*_recorded, *ledger_hooks.registered()]
+    checks = []
+    for hook in registered:
+        check = _batch_checks.get(hook)
+        if check is None:
+            return None
+        if check not in checks:
+            checks.append(check)
+    exempt: set[int] = set()
+    for check in checks:
+        named = check(program_id, member_ids)
+        if named is None:
+            return None
+        exempt |= named
+    return exempt

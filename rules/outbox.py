@@ -33,7 +33,7 @@ def order_payload(order: Order) -> dict[str, Any]:
 
 def emit_order_recorded(order: Order) -> None:
     emit("order.recorded", merchant_id=order.merchant_id, program_id=order.program_id,
-         member_id=order.member_id, at=order.created_at, data=_recorded(order))
+         member_id=order.member_id, at=order.created_at, data=order_recorded_data(order))
 
 
 def emit_order_recorded_with(order: Order, *, ctes: str, params: dict[str, Any],
@@ -42,13 +42,14 @@ def emit_order_recorded_with(order: Order, *, ctes: str, params: dict[str, Any],
     ``events.outbox.emit_with``. The payload names no primary key, so it is known before."""
     _, selected = emit_with(
         "order.recorded", merchant_id=order.merchant_id, program_id=order.program_id,
-        member_id=order.member_id, at=order.created_at, data=_recorded(order), ctes=ctes,
+        member_id=order.member_id, at=order.created_at, data=order_recorded_data(order), ctes=ctes,
         params=params, select=select,
     )
     return selected
 
 
-def _recorded(order: Order) -> dict[str, Any]:
+def order_recorded_data(order: Order) -> dict[str, Any]:
+    """``order.recorded``'s data but the member's figures (which ``emit`` adds)."""
     return {"order": {**order_payload(order), "awards": order.awards}}
 
 

@@ -31,7 +31,11 @@ class TiersConfig(AppConfig):
             portal_nav_register,
             portal_stylesheet_register,
         )
-        from rules.hooks import register_order_recorded, register_order_refunded
+        from rules.hooks import (
+            register_batch_check,
+            register_order_recorded,
+            register_order_refunded,
+        )
 
         from . import hooks
         from .dashboard import tier_distribution_table
@@ -40,6 +44,7 @@ class TiersConfig(AppConfig):
 
         register_after_post(hooks.after_post)
         register_order_recorded(hooks.order_recorded)
+        register_batch_check(hooks.batch_check, covers=[hooks.after_post, hooks.order_recorded])
         register_order_refunded(hooks.order_refunded)
         register_member_enrolled(hooks.member_enrolled)
         register_member_standing(hooks.member_standing)

@@ -27,7 +27,7 @@ from .models import TierSettings
 from .services import standing, streaks
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Collection, Mapping
 
     from rules.services.orders import OrderResult, RefundResult
 
@@ -125,6 +125,12 @@ def order_recorded(result: OrderResult) -> None:
         )
         if changed:
             _apply(member, changed)
+
+
+def batch_check(program_id: int, member_ids: Collection[int]) -> set[int] | None:
+    """For a batch of orders: a program with tiers or streaks has every order counted one by
+    one (``rules.hooks.register_batch_check``); without, these hooks do nothing."""
+    return set() if cache.ladder_for(program_id).idle else None
 
 
 def order_refunded(result: RefundResult) -> None:

@@ -21,6 +21,7 @@ Nothing here fails an order or a refund for a referral reason: a reward that can
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -262,6 +263,14 @@ def _open_referral_of(merchant_id: int, program_id: int, referee_id: int) -> int
         )
         row = cursor.fetchone()
     return row[0] if row else None
+
+
+def members_with_open_referrals(program_id: int, member_ids: Collection[int]) -> set[int]:
+    """Of ``member_ids``, the referees with an open referral: the members whose orders
+    ``on_order_recorded`` may convert (a batch records them one by one), in one query."""
+    return set(Referral._base_manager.filter(
+        program_id=program_id, referee_id__in=list(member_ids), status__in=list(OPEN),
+    ).values_list("referee_id", flat=True))
 
 
 def on_order_refunded(result: RefundResult) -> None:

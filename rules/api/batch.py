@@ -28,19 +28,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import DatabaseError, IntegrityError, transaction
 from rest_framework import serializers
 from rest_framework import status as http
 from rest_framework.exceptions import APIException
 
-from ledger.idempotency import fingerprint, run_idempotent
+from ledger.idempotency import claim_many, fingerprint, release_many, run_idempotent, store_many
 from ledger.models import IdempotencyKey
 from loyaltysite.api.exceptions import problem_exception_handler
 from loyaltysite.api.views import validated
 from loyaltysite.errors import IdempotencyConflict, LoyaltyError, ValidationFailed
-from loyaltysite.ids import is_ascii_digits
-from members.models import Member, Program, card_id_is_valid, normalize_card_id
+from members.models import Program
 
 from .. import services
 from ..models import Order
@@ -107,9 +105,10 @@ def run_batch(*, program: Program, orders: Sequence[Any], orders_path: str, acto
     if one_transaction:
         # Every member the batch names is locked up front, in one primary-key order, since
         # no lock is let go between chunks.
-        _lock_members(program, [item for item in items if item.data is not None])
+        services.members_locked(program, [item.data["customer"] for item in items
+                                          if item.data is not None])
     for start in range(0, len(items), CHUNK_SIZE):
-        _run_chunk(context, items[start:start + CHUNK_SIZE], lock=not one_transaction)
+        _run_chunk(context, items[start:start + CHUNK_SIZE])
     results = [item.result for item in items]
     return {
         "created": sum(1 for r in results if r["status"] < 400 and not r["replayed"]),
@@ -149,17 +148,61 @@ def _validate(item: _Item) -> None:
     item.data = data
 
 
-def _run_chunk(context: _Context, chunk: list[_Item], *, lock: bool) -> None:
+def _run_chunk(context: _Context, chunk: list[_Item]) -> None:
     todo = [item for item in chunk if item.data is not None]
     if not todo:
         return
     with transaction.atomic():
         _answer_earlier(context, todo)
         todo = [item for item in todo if item.result is None]
-        if lock:
-            _lock_members(context.program, todo)
+        if todo:
+            _record_set(context, todo)
         for item in todo:
-            _record(context, item)
+            if item.result is None:
+                _record(context, item)
+
+
+def _record_set(context: _Context, items: list[_Item]) -> None:
+    """The items ``services.orders_record_many`` records set-based, answered (their keys
+    claimed first and their outcomes stored, as ``run_idempotent`` does one by one); it locks
+    the members of every item, in primary-key order, in one statement. The others are left
+    for ``_record``, and nothing is left behind for them; a failure of the whole set leaves
+    every item to ``_record``."""
+    from .views import order_result_body
+
+    program = context.program
+    firsts: dict[str, _Item] = {}
+    for item in items:
+        firsts.setdefault(item.data["order_id"], item)
+    try:
+        with transaction.atomic():
+            claimed = claim_many(
+                merchant_id=context.merchant_id, program_id=program.pk,
+                keys=[(f"order:{order_id}", _fingerprint(context, item))
+                      for order_id, item in firsts.items()],
+            )
+            candidates = [item for order_id, item in firsts.items()
+                          if f"order:{order_id}" in claimed]
+            others = [item.data["customer"] for item in items if item not in candidates]
+            results = services.orders_record_many(
+                program=program, orders=[item.data for item in candidates],
+                actor=context.actor, lock_also=others,
+            )
+            outcomes, unused, answered = [], [], []
+            for item, result in zip(candidates, results, strict=True):
+                key_id = claimed[f"order:{item.data['order_id']}"]
+                if result is None:
+                    unused.append(key_id)
+                    continue
+                body = order_result_body(result, program.pending_days)
+                outcomes.append((key_id, http.HTTP_201_CREATED, body))
+                answered.append((item, body))
+            store_many(outcomes)
+            release_many(unused)
+    except DatabaseError:
+        return  # rolled back: each item goes through ``_record``
+    for item, body in answered:
+        item.answer(http.HTTP_201_CREATED, body)
 
 
 def _answer_earlier(context: _Context, items: list[_Item]) -> None:
@@ -198,31 +241,6 @@ def _answer_recorded_earlier(context: _Context, item: _Item) -> None:
         return
     if body is not None:
         item.answer(http.HTTP_201_CREATED, body, replayed=True)
-
-
-def _lock_members(program: Program, items: list[_Item]) -> None:
-    """Lock the members the items name, in primary-key order, in one statement."""
-    ids, cards, externals = set(), set(), set()
-    for item in items:
-        customer = item.data["customer"]
-        if customer.member:
-            ident = customer.member
-            if is_ascii_digits(ident) and len(ident) < 16:  # as member_get reads it
-                ids.add(int(ident))
-            else:
-                cards.add(normalize_card_id(ident))
-        elif customer.card_id:
-            cards.add(normalize_card_id(customer.card_id))
-        elif customer.external_id:
-            externals.add(customer.external_id)
-    cards = {card for card in cards if card_id_is_valid(card)}
-    if not (ids or cards or externals):
-        return
-    named = Q(pk__in=ids) | Q(card_id__in=cards) | Q(customer__external_id__in=externals)
-    list(
-        Member._base_manager.filter(named, program_id=program.pk)
-        .select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True)
-    )
 
 
 def _fingerprint(context: _Context, item: _Item) -> str:
