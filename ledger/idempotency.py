@@ -250,9 +250,11 @@ def store_many(outcomes: Sequence[tuple[int, int, Any]]) -> None:
         return
     field = IdempotencyKey._meta.get_field("response_body")
     if connection.vendor != "postgresql":
-        for pk, status, body in outcomes:
-            IdempotencyKey._base_manager.filter(pk=pk).update(status_code=status,
-                                                              response_body=body)
+        IdempotencyKey._base_manager.bulk_update(
+            [IdempotencyKey(pk=pk, status_code=status, response_body=body)
+             for pk, status, body in outcomes],
+            ["status_code", "response_body"], batch_size=200,
+        )
         return
     table = connection.ops.quote_name(IdempotencyKey._meta.db_table)
     with connection.cursor() as cursor:

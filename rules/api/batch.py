@@ -9,26 +9,29 @@ its own replays that answer, and the same id with another body is ``IDEMPOTENCY_
 
 How it runs: the orders go in chunks of :data:`CHUNK_SIZE`, one transaction each (inside the
 batch's ``Idempotency-Key`` transaction when the request carries one: then every member of the
-batch is locked up front, in one statement). Per chunk, set-based:
+batch is locked up front, in one statement). Per chunk:
 
 * one query reads the outcomes kept under the chunk's order keys, and one the orders whose keys
   have expired: those items answer from them without any write;
-* one ``SELECT ... FOR UPDATE ... ORDER BY id`` locks the chunk's known members in primary-key
-  order (as ``ledger.locking`` does), so two batches naming the same members in another order
-  queue instead of deadlocking, and each order's own lock finds its row already held.
-
-Then each remaining order runs inside its own savepoint (``run_idempotent`` nested in the
-chunk's transaction): a refusal, bad input or a database error rolls back that order alone and
-becomes its result; the others are kept.
+* one statement claims the other orders' keys (``ledger.idempotency.claim_many``), and
+  ``services.orders_record_many`` locks every member the chunk names (``SELECT ... FOR UPDATE
+  ... ORDER BY id``, so two batches naming the same members in another order queue instead of
+  deadlocking) and records set-based the orders it can; their outcomes are stored in one
+  statement, and the keys of the orders it left are given back;
+* each order it left (see ``rules.services.batch``) then runs as ``POST /orders/`` runs it, in
+  a savepoint of its own (``run_idempotent`` nested in the chunk's transaction): a refusal, bad
+  input or a database error rolls back that order alone and becomes its result; the others are
+  kept. Should the set-based step itself fail, it is rolled back and every order runs this way.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import IntegrityError, transaction
 from rest_framework import serializers
 from rest_framework import status as http
 from rest_framework.exceptions import APIException
@@ -43,6 +46,8 @@ from members.models import Program
 from .. import services
 from ..models import Order
 from .serializers import OrderIn
+
+logger = logging.getLogger(__name__)
 
 MAX_ORDERS = 500
 CHUNK_SIZE = 100
@@ -199,8 +204,10 @@ def _record_set(context: _Context, items: list[_Item]) -> None:
                 answered.append((item, body))
             store_many(outcomes)
             release_many(unused)
-    except DatabaseError:
-        return  # rolled back: each item goes through ``_record``
+    except Exception:  # noqa: BLE001 - rolled back: each item goes through ``_record``
+        logger.exception("set-based batch chunk of program %s failed; recording one by one",
+                         program.pk)
+        return
     for item, body in answered:
         item.answer(http.HTTP_201_CREATED, body)
 

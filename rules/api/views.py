@@ -249,8 +249,9 @@ class OrderBatchApi(ProgramApi):
         "refusal in one order is that order's 4xx, the others are still recorded. Idempotent "
         "per `order_id` like single orders (a replayed batch earns nothing twice; a replayed "
         "order answers its first answer with `replayed: true`; the same id with another body "
-        "is `IDEMPOTENCY_CONFLICT`), and as a whole per `Idempotency-Key`. More than 500 "
-        "orders, or none, is a 400 naming `orders`.",
+        "is `IDEMPOTENCY_CONFLICT`), and as a whole per `Idempotency-Key`. Recorded in chunks "
+        "of 100, one transaction each, with set-based writes. More than 500 orders, or none, "
+        "is a 400 naming `orders`.",
         request=OrderBatchIn, responses={200: OrderBatchOut},
         examples=[OpenApiExample("Two orders synced by a till", value=BATCH_EXAMPLE,
                                  request_only=True)],

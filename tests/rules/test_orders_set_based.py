@@ -10,7 +10,7 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from events.models import Delivery, OutboxEvent
+from events.models import Delivery, OutboxEvent, WebhookEndpoint
 from ledger.models import Entry, Lot
 from ledger.selectors import member_ledger_discrepancies
 from loyaltysite.errors import LoyaltyError
@@ -18,7 +18,6 @@ from members.models import Member, Program
 from rules import services
 from rules.models import Award, EarningRule, Order
 from rules.services import Customer as Who
-from tests.events.conftest import public_dns  # noqa: F401 - a fixture
 from tests.factories import MemberFactory, ProgramFactory
 
 pytestmark = pytest.mark.django_db
@@ -164,12 +163,12 @@ def _relabel(snapshot: dict, members: list[Member]) -> dict:
 
 @pytest.mark.parametrize("pending_days", [0, 14])
 def test_a_set_based_batch_writes_what_one_order_at_a_time_writes(
-    merchant, clock, public_dns, pending_days
+    merchant, clock, pending_days
 ):
-    from events import services as webhooks
-
-    webhooks.endpoint_create(merchant=merchant, url="https://crm.example.com/hooks",
-                             event_types=["points.*", "order.recorded"])
+    WebhookEndpoint.objects.create(  # every event is fanned out to it: deliveries compared
+        merchant=merchant, url="https://crm.example.com/hooks", secret="s" * 40,
+        event_types=["points.*", "order.recorded"], created_at=clock.now(),
+        updated_at=clock.now())
     programs = []
     for name in ("Set", "One"):
         program = ProgramFactory(merchant=merchant, name=name, currency="EUR",
@@ -244,7 +243,8 @@ def test_orders_of_a_member_a_hook_acts_on_are_left_to_order_record(program, clo
         results = services.orders_record_many(program=program, orders=orders, actor="pos",
                                               clock=clock)
 
-    assert results[0] is not None and results[1] is None
+    assert results[0] is not None
+    assert results[1] is None
     assert list(Order.objects.values_list("order_id", flat=True)) == ["H-0"]
 
 
