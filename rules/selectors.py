@@ -19,7 +19,7 @@ from loyaltysite.ids import parse_id
 from members.models import Program
 
 from .config import describe
-from .engine import History
+from .engine import History, Kind
 from .errors import OrderNotFound
 from .models import Award, EarningRule, Event, Order
 
@@ -50,13 +50,16 @@ def live_rules(
     """The program's active rules of ``kinds`` whose window contains ``at``, in one query.
 
     Each rule carries ``history``: how many times, and when last, ``member_id`` got it (none
-    without a member). Read it while holding the member lock for caps and cooldowns to hold.
+    without a member), counted only where the engine reads it (a cap, a welcome, a cooldown):
+    the history of an uncapped rule grows with every order and is never asked. Read it while
+    holding the member lock for caps and cooldowns to hold.
     This is the hot path of every order: plain SQL (the same on PostgreSQL and SQLite) spares
     compiling the correlated subqueries on each call.
     """
     kinds = [str(kind) for kind in kinds]
     moment = connection.ops.adapt_datetimefield_value(at)
-    params = [member_id or 0, member_id or 0, program.pk, program.merchant_id, True]
+    params = [str(Kind.WELCOME), member_id or 0, member_id or 0, program.pk,
+              program.merchant_id, True]
     if connection.vendor == "postgresql":
         params += [kinds, moment, moment]
     else:
@@ -85,10 +88,13 @@ def _live_rules_sql(vendor: str, kinds: int) -> str:
         f"IN ({', '.join(['%s'] * kinds)})")
     return f"""
         SELECT {_RULE.columns("r")},
-               (SELECT COUNT(*) FROM {award} a
-                 WHERE a.rule_id = r.id AND a.member_id = %s) AS member_awards,
-               (SELECT MAX(a.created_at) FROM {award} a
-                 WHERE a.rule_id = r.id AND a.member_id = %s) AS member_last_award
+               CASE WHEN r.max_per_member IS NOT NULL OR r.kind = %s
+                    THEN (SELECT COUNT(*) FROM {award} a
+                          WHERE a.rule_id = r.id AND a.member_id = %s)
+                    ELSE 0 END AS member_awards,
+               CASE WHEN r.cooldown_hours > 0
+                    THEN (SELECT MAX(a.created_at) FROM {award} a
+                          WHERE a.rule_id = r.id AND a.member_id = %s) END AS member_last_award
           FROM {rule} r
          WHERE r.program_id = %s AND r.merchant_id = %s AND r.is_active = %s
            AND r.deleted_at IS NULL AND r.kind {kind_in}

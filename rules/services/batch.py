@@ -40,7 +40,7 @@ from loyaltysite.ids import is_ascii_digits
 from members.models import Member, Program, card_id_is_valid, normalize_card_id
 
 from .. import engine, hooks
-from ..engine import History
+from ..engine import History, Kind
 from ..models import Award, EarningRule, Order
 from ..outbox import order_recorded_data
 from .common import check_total, top_rule_id
@@ -162,11 +162,14 @@ def orders_record_many(
 
 
 def _history(rules: list[EarningRule], member_ids: list[int]) -> dict[tuple[int, int], History]:
-    """``(rule, member)``: how many times, and when last, the member got the rule."""
-    if not rules:
+    """``(rule, member)``: how many times, and when last, the member got the rule, for the
+    rules whose availability depends on it (``selectors.live_rules`` counts the same)."""
+    limited = [r.pk for r in rules
+               if r.max_per_member is not None or r.kind == Kind.WELCOME or r.cooldown_hours]
+    if not limited:
         return {}
     rows = (
-        Award._base_manager.filter(member_id__in=member_ids, rule_id__in=[r.pk for r in rules])
+        Award._base_manager.filter(member_id__in=member_ids, rule_id__in=limited)
         .order_by().values("rule_id", "member_id")
         .annotate(count=Count("id"), last=Max("created_at"))
     )
