@@ -417,3 +417,62 @@ def test_batches_naming_the_same_members_in_other_orders_do_not_deadlock(api, pr
     for m in members:
         assert fresh(m).balance == 4 * 60
         assert member_ledger_discrepancies(member_id=m.pk) == []
+
+
+@pytest.mark.concurrency
+@pytest.mark.django_db(transaction=True)
+def test_set_based_batches_racing_single_orders_and_earns_lose_nothing(api, program, make_rule):
+    """The set-based path computes figures, balances after and event numbers in Python from
+    the rows it locked: single orders and earns on the same members at the same time must
+    queue behind it, so every figure adds up and each member's events are numbered 1..n."""
+    from rest_framework.test import APIClient
+
+    from events.models import OutboxEvent
+    from rules.models import Award
+    from tests.concurrency import in_threads
+
+    make_rule("order", {"multiplier": "2"})
+    make_rule("sku", {"skus": ["BEANS"], "points_per_item": 5}, max_per_member=3)
+    members = [MemberFactory(program=program) for _ in range(4)]
+    beans = [{"sku": "BEANS", "category": "beans", "quantity": 1, "price": "2.00"}]
+
+    def submit(i: int):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api.raw_key}")
+        statuses = []
+        for n in range(5):
+            if i < 2:  # batches, members in crossing orders
+                ordered = members if i else members[::-1]
+                orders = [order(m, f"b{i}-{n}-{k}-{m.pk}", "2.00", items=beans)
+                          for k in range(5) for m in ordered]
+                response = client.post(url(program), data=json.dumps({"orders": orders}),
+                                       content_type="application/json")
+                statuses += [r["status"] for r in response.json()["results"]]
+            elif i == 2:  # single orders
+                for m in members:
+                    response = post(client, url(program, ""),
+                                    order(m, f"s-{n}-{m.pk}", "2.00", items=beans))
+                    statuses.append(response.status_code)
+            else:  # earns
+                for m in members:
+                    response = post(client, f"/api/v1/programs/{program.pk}/members/{m.pk}/earn/",
+                                    {"points": 7, "reason": "race"})
+                    statuses.append(response.status_code)
+        return statuses
+
+    answers = in_threads(4, submit)
+
+    assert {s for statuses in answers for s in statuses} == {201}, answers
+    for m in members:
+        m = fresh(m)
+        orders = Order.objects.filter(member=m).count()
+        assert orders == 2 * 5 * 5 + 5
+        assert Entry.objects.filter(member=m, kind="earn").count() == orders + 5
+        assert m.balance + m.pending_points == sum(
+            Entry.objects.filter(member=m).values_list("points", flat=True))
+        assert member_ledger_discrepancies(member_id=m.pk) == []
+        sequences = sorted(OutboxEvent.objects.filter(member=m).values_list("sequence",
+                                                                            flat=True))
+        assert sequences == list(range(1, len(sequences) + 1))
+        assert m.event_sequence == len(sequences)
+        assert Award.objects.filter(member=m, rule__kind="sku").count() == 3  # the cap held
