@@ -47,15 +47,18 @@ class Entry(models.Model):
         REVERSE = "reverse", _("Reversal")
         AVAILABLE = "available", _("Now spendable")
 
+    # indexed by ledger_entry_ref (merchant, program, reference): no index of its own
     merchant = models.ForeignKey(
         "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
+        db_index=False,
     )
     program = models.ForeignKey(
         "members.Program", verbose_name=_("program"), on_delete=models.PROTECT, related_name="+",
     )
+    # indexed by ledger_entry_member_newest (member, -created_at, -id)
     member = models.ForeignKey(
         "members.Member", verbose_name=_("member"), on_delete=models.PROTECT,
-        related_name="entries",
+        related_name="entries", db_index=False,
     )
     kind = models.CharField(_("kind"), max_length=16, choices=Kind)
     points = models.BigIntegerField(_("points"))
@@ -228,8 +231,10 @@ class Hold(models.Model):
 class IdempotencyKey(models.Model):
     """The first outcome of a keyed write, replayed for the same request (SPEC 5)."""
 
+    # indexed by the (merchant, key) unique constraint
     merchant = models.ForeignKey(
         "members.Merchant", verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="+",
+        db_index=False,
     )
     program = models.ForeignKey(
         "members.Program", verbose_name=_("program"), null=True, on_delete=models.CASCADE,

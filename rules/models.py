@@ -134,14 +134,18 @@ class Order(models.Model):
         PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
         REFUNDED = "refunded", _("Refunded")
 
+    # indexed by rules_order_unique_id (merchant, program, order_id)
     merchant = models.ForeignKey(
         "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
+        db_index=False,
     )
     program = models.ForeignKey(
         "members.Program", verbose_name=_("program"), on_delete=models.PROTECT, related_name="+",
     )
+    # indexed by rules_order_member_recent (member, -id)
     member = models.ForeignKey(
         "members.Member", verbose_name=_("member"), on_delete=models.PROTECT, related_name="orders",
+        db_index=False,
     )
     order_id = models.CharField(_("order id"), max_length=128)
     currency = models.CharField(_("currency"), max_length=3)
@@ -310,11 +314,15 @@ class Award(models.Model):
     program = models.ForeignKey(
         "members.Program", verbose_name=_("program"), on_delete=models.PROTECT, related_name="+",
     )
+    # indexed by rules_award_member_rule (member, rule, -created_at)
     member = models.ForeignKey(
         "members.Member", verbose_name=_("member"), on_delete=models.PROTECT, related_name="awards",
+        db_index=False,
     )
+    # indexed by rules_award_rule (rule, created_at)
     rule = models.ForeignKey(
         EarningRule, verbose_name=_("rule"), on_delete=models.PROTECT, related_name="awards",
+        db_index=False,
     )
     points = models.BigIntegerField(_("points"))
     order = models.ForeignKey(
