@@ -17,10 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_DOWN, ROUND_FLOOR, Decimal
+from functools import cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 
 from ledger import services as ledger
@@ -28,6 +29,7 @@ from ledger.locking import lock_member, lock_members
 from ledger.models import Hold, Lot
 from loyaltysite.clock import Clock, system_clock
 from loyaltysite.currencies import MINOR_UNITS, quantize_money
+from loyaltysite.db import RowReader, prepared_cursor
 from loyaltysite.errors import (
     CurrencyMismatch,
     InsufficientPoints,
@@ -293,18 +295,41 @@ def redemption_check(
 
 def _lock_redemption(redemption: Redemption) -> tuple[Member, Redemption]:
     """Lock the member (first, as every writer does), then the redemption and its hold, read
-    afresh in one statement (the ledger's ``hold_confirm`` takes both as they are).
+    afresh in one prepared statement (the ledger's ``hold_confirm`` takes both as they are).
 
     Every writer of a redemption holds its member's lock, so the row lock on the redemption
     itself only guards against code that forgets to.
     """
     member = lock_member(redemption.member_id)
-    fresh = (
-        Redemption._base_manager.select_related("hold", "reward")
-        .select_for_update(of=("self", "hold"))
-        .get(pk=redemption.pk)
-    )
+    with prepared_cursor() as cursor:
+        cursor.execute(_lock_redemption_sql(connection.vendor), [redemption.pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise Redemption.DoesNotExist(f"Redemption {redemption.pk} does not exist.")
+    fresh = _REDEMPTION.build(row[:_REDEMPTION.width])
+    hold_at = _REDEMPTION.width
+    reward_at = hold_at + _HOLD.width
+    fresh._state.fields_cache.update(hold=_HOLD.build(row[hold_at:reward_at]),
+                                     reward=_REWARD.build(row[reward_at:]))
     return member, fresh
+
+
+_REDEMPTION = RowReader(Redemption)
+_HOLD = RowReader(Hold)
+_REWARD = RowReader(Reward)
+
+
+@cache
+def _lock_redemption_sql(vendor: str) -> str:
+    quote = connection.ops.quote_name
+    sql = (f"SELECT {_REDEMPTION.columns('r')}, {_HOLD.columns('h')}, {_REWARD.columns('rw')}"
+           f" FROM {quote(Redemption._meta.db_table)} r"
+           f" JOIN {quote(Hold._meta.db_table)} h ON h.id = r.hold_id"
+           f" LEFT JOIN {quote(Reward._meta.db_table)} rw ON rw.id = r.reward_id"
+           " WHERE r.id = %s")
+    if connection.features.has_select_for_update_of:
+        sql += " FOR UPDATE OF r, h"
+    return sql  # names only: the id is a parameter
 
 
 @transaction.atomic
