@@ -266,3 +266,149 @@ def debit(
         emitted(deliveries)
         _after_post(entry, pending_points, reserved_points, lifetime_points, lifetime_delta=0)
     return entry
+
+
+# ---------------------------------------------------------------------------------------------
+# Reservations: a hold and its confirmation (the caller holds the member's lock and has made
+# every check; these write what ``points_reserve`` and ``hold_confirm`` write, in one statement)
+
+RESERVE_SQL = """
+WITH ordered AS (
+    SELECT id, remaining,
+           SUM(remaining) OVER (ORDER BY expires_at ASC NULLS LAST, id) AS running
+    FROM ledger_lot
+    WHERE member_id = %(member)s AND remaining > 0 AND NOT pending
+), take AS (
+    SELECT id, running, LEAST(remaining, %(points)s - (running - remaining)) AS taken
+    FROM ordered WHERE running - remaining < %(points)s
+), lots AS (
+    UPDATE ledger_lot l SET remaining = l.remaining - take.taken
+    FROM take WHERE l.id = take.id
+    RETURNING l.id
+), m AS (
+    UPDATE members_member mm SET balance = mm.balance - %(points)s,
+        reserved_points = mm.reserved_points + %(points)s, last_activity_at = %(now)s
+    WHERE mm.id = %(member)s
+    RETURNING mm.id, mm.merchant_id, mm.program_id, mm.balance, mm.pending_points,
+              mm.reserved_points, mm.lifetime_points
+), e AS (
+    INSERT INTO ledger_entry (
+        merchant_id, program_id, member_id, kind, points, balance_delta, pending_delta,
+        reserved_delta, balance_after, reference, rule_id, reverses_id, actor, reason,
+        metadata, created_at)
+    SELECT m.merchant_id, m.program_id, m.id, 'reserve', -%(points)s, -%(points)s, 0,
+           %(points)s, m.balance, %(reference)s, NULL, NULL, %(actor)s, %(reason)s,
+           '{}'::jsonb, %(now)s
+    FROM m
+    RETURNING id, merchant_id, program_id, balance_after
+), h AS (
+    INSERT INTO ledger_hold (
+        merchant_id, program_id, member_id, points, status, reference, allocations,
+        expires_at, created_at, settled_at)
+    SELECT m.merchant_id, m.program_id, m.id, %(points)s, 'active', %(reference)s,
+           (SELECT COALESCE(jsonb_agg(jsonb_build_array(id, taken) ORDER BY running),
+                            '[]'::jsonb) FROM take),
+           %(expires_at)s, %(now)s, NULL
+    FROM m
+    RETURNING id, allocations
+)
+SELECT e.id, e.merchant_id, e.program_id, e.balance_after, h.id, h.allocations,
+       (SELECT COALESCE(SUM(taken), 0) FROM take),
+       m.pending_points, m.reserved_points, m.lifetime_points
+FROM e, m, h
+"""
+
+
+def reserve(*, member_id: int, points: int, now: datetime, expires_at: datetime, actor: str,
+            reason: str, reference: str) -> tuple[Entry, dict[str, Any]]:
+    """``points_reserve``'s writes for a member the caller locked and checked: the lots
+    consumed first-to-expire first, the member's figures, the ``reserve`` entry and the hold,
+    in one statement. Returns the entry and the hold's columns."""
+    params = {"member": member_id, "points": points, "now": now, "expires_at": expires_at,
+              "actor": actor[:128], "reason": reason[:255], "reference": reference[:128]}
+    with prepared_cursor() as cursor:
+        cursor.execute(RESERVE_SQL, params)
+        (entry_id, merchant_id, program_id, balance_after, hold_id, allocations, taken,
+         pending_points, reserved_points, lifetime_points) = cursor.fetchone()
+    if taken != points:
+        # The cached balance said there was enough: lots and cache disagree.
+        raise RuntimeError(f"ledger lots of member {member_id} are short by "
+                           f"{points - taken} points")
+    entry = _entry(
+        entry_id, merchant_id=merchant_id, program_id=program_id, member_id=member_id,
+        kind=Entry.Kind.RESERVE, points=-points, balance_delta=-points, pending_delta=0,
+        reserved_delta=points, balance_after=balance_after, reference=params["reference"],
+        rule_id=None, reverses_id=None, actor=params["actor"], reason=params["reason"],
+        metadata={}, created_at=now,
+    )
+    _after_post(entry, pending_points, reserved_points, lifetime_points, lifetime_delta=0)
+    hold = {"id": hold_id, "merchant_id": merchant_id, "program_id": program_id,
+            "member_id": member_id, "points": points, "status": "active",
+            "reference": params["reference"], "allocations": _loaded(allocations),
+            "expires_at": expires_at, "created_at": now, "settled_at": None}
+    return entry, hold
+
+
+def _loaded(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+# ``{bump}``, ``{events}`` and ``{ids}`` as in the credit's template (the points.redeemed event)
+CONFIRM_TEMPLATE = """
+WITH m AS (
+    UPDATE members_member mm SET reserved_points = mm.reserved_points - %(points)s{bump}
+    WHERE mm.id = %(member)s
+    RETURNING mm.id, mm.merchant_id, mm.program_id, mm.balance, mm.pending_points,
+              mm.reserved_points, mm.lifetime_points, mm.customer_id, mm.card_id, mm.status,
+              mm.tier_id, mm.event_sequence
+), e AS (
+    INSERT INTO ledger_entry (
+        merchant_id, program_id, member_id, kind, points, balance_delta, pending_delta,
+        reserved_delta, balance_after, reference, rule_id, reverses_id, actor, reason,
+        metadata, created_at)
+    SELECT m.merchant_id, m.program_id, m.id, 'redeem', -%(points)s, 0, 0, -%(points)s,
+           m.balance, %(reference)s, NULL, NULL, %(actor)s, %(reason)s,
+           jsonb_build_object('hold', %(hold)s::bigint), %(now)s
+    FROM m
+    RETURNING id, merchant_id, program_id, balance_after, kind, points, reason, reference
+), h AS (
+    UPDATE ledger_hold SET status = 'confirmed', settled_at = %(now)s,
+        reference = %(hold_reference)s
+    WHERE id = %(hold)s
+    RETURNING id
+){events}
+SELECT e.id, e.merchant_id, e.program_id, e.balance_after, m.pending_points,
+       m.reserved_points, m.lifetime_points, (SELECT count(*) FROM h){ids}
+FROM e, m
+"""
+CONFIRM_SQL = events.plain_sql(CONFIRM_TEMPLATE)
+
+
+def confirm(*, member_id: int, hold_id: int, points: int, now: datetime, actor: str,
+            reason: str, reference: str, hold_reference: str) -> Entry:
+    """``hold_confirm``'s writes for a hold the caller locked (with its member) and checked:
+    the ``redeem`` entry and its event, the member's figures and the hold, in one statement."""
+    params = {"member": member_id, "points": points, "now": now, "actor": actor[:128],
+              "reason": reason[:255], "reference": reference[:128], "hold": hold_id,
+              "hold_reference": hold_reference[:128]}
+    sql = CONFIRM_SQL
+    event_type = events.event_type_for(Entry.Kind.REDEEM)
+    if event_type is not None:
+        sql = events.fast_path_sql(CONFIRM_TEMPLATE)
+        params.update(event_params(event_type, now))
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, params)
+        (entry_id, merchant_id, program_id, balance_after, pending_points, reserved_points,
+         lifetime_points, settled, *deliveries) = cursor.fetchone()
+    if settled != 1:
+        raise RuntimeError(f"hold {hold_id} was not settled by its confirmation")
+    entry = _entry(
+        entry_id, merchant_id=merchant_id, program_id=program_id, member_id=member_id,
+        kind=Entry.Kind.REDEEM, points=-points, balance_delta=0, pending_delta=0,
+        reserved_delta=-points, balance_after=balance_after, reference=params["reference"],
+        rule_id=None, reverses_id=None, actor=params["actor"], reason=params["reason"],
+        metadata={"hold": hold_id}, created_at=now,
+    )
+    emitted(deliveries)
+    _after_post(entry, pending_points, reserved_points, lifetime_points, lifetime_delta=0)
+    return entry

@@ -401,7 +401,6 @@ def points_adjust(
     return entry
 
 
-@transaction.atomic
 def points_reserve(
     *,
     member: Member,
@@ -416,34 +415,55 @@ def points_reserve(
     """Hold points for a redemption until ``now + ttl`` (default: the program's TTL).
 
     ``locked``: the caller holds the member's lock and ``member`` is the row it read under it
-    (with its program), so the request locks the member once.
+    (with its program), so the request locks the member once. Then, on PostgreSQL, the lots,
+    the figures, the entry and the hold are one statement in the caller's transaction
+    (``_pg.reserve``); otherwise the ORM writes them in a transaction of their own.
     """
     _check_points(points)
     now = clock.now()
-    member = member if locked else lock_member(member.pk)
+    if locked and _pg.available() and transaction.get_connection().in_atomic_block:
+        _check_reserve(member, points)
+        ttl = ttl if ttl is not None else timedelta(minutes=member.program.reservation_ttl_minutes)
+        entry, fields = _pg.reserve(
+            member_id=member.pk, points=points, now=now, expires_at=now + ttl,
+            actor=_actor(actor), reason=reason, reference=reference,
+        )
+        member.balance = entry.balance_after
+        member.reserved_points += points
+        member.last_activity_at = now
+        hold = Hold(**fields)
+        hold._state.adding = False
+        hold._state.db = entry._state.db
+        return hold
+    with transaction.atomic():
+        member = member if locked else lock_member(member.pk)
+        _check_reserve(member, points)
+        allocations = _consume_lots(member, points)
+        ttl = ttl if ttl is not None else timedelta(minutes=member.program.reservation_ttl_minutes)
+        _post(
+            member, kind=Entry.Kind.RESERVE, points=-points, now=now, actor=_actor(actor),
+            balance_delta=-points, reserved_delta=points, reason=reason, reference=reference,
+            touch_activity=True,
+        )
+        return Hold._base_manager.create(
+            merchant_id=member.merchant_id,
+            program_id=member.program_id,
+            member_id=member.pk,
+            points=points,
+            reference=reference[:128],
+            allocations=allocations,
+            expires_at=now + ttl,
+            created_at=now,
+        )
+
+
+def _check_reserve(member: Member, points: int) -> None:
     _require_active(member)
     if points > member.balance:
         raise InsufficientPoints(
             f"Balance is {member.balance}, {points} requested.", field="points",
             balance=member.balance,
         )
-    allocations = _consume_lots(member, points)
-    ttl = ttl if ttl is not None else timedelta(minutes=member.program.reservation_ttl_minutes)
-    _post(
-        member, kind=Entry.Kind.RESERVE, points=-points, now=now, actor=_actor(actor),
-        balance_delta=-points, reserved_delta=points, reason=reason, reference=reference,
-        touch_activity=True,
-    )
-    return Hold._base_manager.create(
-        merchant_id=member.merchant_id,
-        program_id=member.program_id,
-        member_id=member.pk,
-        points=points,
-        reference=reference[:128],
-        allocations=allocations,
-        expires_at=now + ttl,
-        created_at=now,
-    )
 
 
 def _lock_hold(hold: Hold) -> tuple[Member, Hold]:
@@ -451,7 +471,6 @@ def _lock_hold(hold: Hold) -> tuple[Member, Hold]:
     return member, Hold._base_manager.select_for_update().get(pk=hold.pk)
 
 
-@transaction.atomic
 def hold_confirm(
     *, hold: Hold, actor: Actor | str, reference: str = "", reason: str = "",
     clock: Clock = system_clock, member: Member | None = None,
@@ -460,26 +479,51 @@ def hold_confirm(
 
     ``member``: the caller holds the member's lock and the hold's, and passes both rows as it
     read them under those locks (one lock statement per request instead of two more here).
+    Then, on PostgreSQL, the entry, its event, the figures and the hold are one statement in
+    the caller's transaction (``_pg.confirm``).
     """
     now = clock.now()
-    member, hold = (member, hold) if member is not None else _lock_hold(hold)
-    if hold.status == Hold.Status.CONFIRMED:
+    if member is not None and _pg.available() and transaction.get_connection().in_atomic_block:
+        if _hold_settled(hold, now):
+            return hold
+        _pg.confirm(
+            member_id=member.pk, hold_id=hold.pk, points=hold.points, now=now,
+            actor=_actor(actor), reason=reason, reference=reference or hold.reference,
+            hold_reference=reference or hold.reference,
+        )
+        member.reserved_points -= hold.points
+        _settle(hold, now, reference)
         return hold
+    with transaction.atomic():
+        member, hold = (member, hold) if member is not None else _lock_hold(hold)
+        if _hold_settled(hold, now):
+            return hold
+        _post(
+            member, kind=Entry.Kind.REDEEM, points=-hold.points, now=now, actor=_actor(actor),
+            reserved_delta=-hold.points, reason=reason,
+            reference=reference or hold.reference, metadata={"hold": hold.pk},
+        )
+        _settle(hold, now, reference)
+        hold.save(update_fields=["status", "settled_at", "reference"])
+        return hold
+
+
+def _hold_settled(hold: Hold, now: datetime) -> bool:
+    """Whether the hold is confirmed already; raises when it can no longer be."""
+    if hold.status == Hold.Status.CONFIRMED:
+        return True
     if hold.status == Hold.Status.RELEASED:
         raise Unprocessable("The reservation was released.", field="hold")
     if hold.status == Hold.Status.EXPIRED or hold.expires_at <= now:
         raise RedemptionExpired()
-    _post(
-        member, kind=Entry.Kind.REDEEM, points=-hold.points, now=now, actor=_actor(actor),
-        reserved_delta=-hold.points, reason=reason,
-        reference=reference or hold.reference, metadata={"hold": hold.pk},
-    )
+    return False
+
+
+def _settle(hold: Hold, now: datetime, reference: str) -> None:
     hold.status = Hold.Status.CONFIRMED
     hold.settled_at = now
     if reference:
         hold.reference = reference[:128]
-    hold.save(update_fields=["status", "settled_at", "reference"])
-    return hold
 
 
 @transaction.atomic
