@@ -120,8 +120,9 @@ def _loaded(value: Any) -> Any:
 
 
 @cache
-def _member_event_sql(ctes: str = "", extra: str = "") -> str:
-    """The member event's statement; ``ctes`` run first in it, ``extra`` is selected beside."""
+def _member_event_sql(ctes: str = "", extra: str = "", data: str = "%(data)s::jsonb") -> str:
+    """The member event's statement; ``ctes`` run first in it, ``extra`` is selected beside,
+    ``data`` is the SQL of the event's data (the member's figures are added to it)."""
     return f"""WITH {ctes + ", " if ctes else ""}s AS (
     UPDATE {_table(Member)} m SET event_sequence = m.event_sequence + 1
     FROM {_table(Customer)} c
@@ -129,7 +130,7 @@ def _member_event_sql(ctes: str = "", extra: str = "") -> str:
     RETURNING m.event_sequence AS sequence, {member_figures_sql("m", "c")} AS figures
 ), {event_ctes(source="s", merchant="%(merchant)s", program="%(program)s",
                member="%(member)s", sequence="s.sequence",
-               data="%(data)s::jsonb || jsonb_build_object('member', s.figures)")}
+               data=f"{data} || jsonb_build_object('member', s.figures)")}
 SELECT ev.id, ev.sequence, ev.data, {DELIVERY_IDS}{extra} FROM ev"""
 
 
@@ -141,14 +142,15 @@ SELECT ev.id, ev.sequence, ev.data, {DELIVERY_IDS} FROM ev"""
 
 
 def _emit_postgresql(event: OutboxEvent, ctes: str = "", extra: str = "",
-                     more: dict[str, Any] | None = None) -> tuple[list[int], tuple]:
+                     more: dict[str, Any] | None = None,
+                     data: str = "%(data)s::jsonb") -> tuple[list[int], tuple]:
     params = {
         "merchant": event.merchant_id, "program": event.program_id, "member": event.member_id,
         "event_id": EventIdField.as_uuid(event.event_id), "event_type": event.type,
         "now": event.created_at,
         "data": _json(event.data), **(more or {}),
     }
-    sql = (_member_event_sql(ctes, extra) if event.member_id is not None
+    sql = (_member_event_sql(ctes, extra, data) if event.member_id is not None
            else _plain_event_sql())
     with prepared_cursor() as cursor:
         cursor.execute(sql, params)
@@ -241,13 +243,15 @@ def emit_with(
     ctes: str,
     params: dict[str, Any],
     select: str,
+    data_sql: str = "%(data)s::jsonb",
 ) -> tuple[OutboxEvent, tuple]:
     """``emit`` of a member's event on PostgreSQL in one statement with the caller's change:
     ``ctes`` (data-modifying CTEs with named ``params``, none of the event's own names:
     ``merchant``, ``program``, ``member``, ``event_id``, ``event_type``, ``now``, ``data``) run
     first, and ``select`` (``, expr, expr``) reads back what they wrote. One round trip for a
     write and its event; the event's ``data.member`` is the member's figures as ``emit``
-    writes them."""
+    writes them. ``data_sql``: the data as SQL over ``%(data)s::jsonb`` and the CTEs, for a
+    payload naming a key the statement makes (``jsonb_set(..., (SELECT id FROM x))``)."""
     if not connection.in_atomic_block:
         raise RuntimeError(
             f"emit_with({type!r}) must run inside the transaction of the change it reports"
@@ -258,7 +262,7 @@ def emit_with(
         merchant_id=merchant_id, program_id=program_id, member_id=member_id, type=type,
         data=data, created_at=at, event_id=new_event_id(at),
     )
-    delivery_ids, selected = _emit_postgresql(event, ctes, select, params)
+    delivery_ids, selected = _emit_postgresql(event, ctes, select, params, data_sql)
     emitted(delivery_ids)
     return event, selected
 

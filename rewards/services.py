@@ -372,7 +372,7 @@ def redemption_reserve(
         member=member, points=plan.points, actor=actor, reference=order_id, reason=label,
         clock=clock, locked=True,
     )
-    redemption = Redemption._base_manager.create(
+    redemption = Redemption(
         merchant_id=member.merchant_id,
         program_id=member.program_id,
         member=member,
@@ -389,7 +389,20 @@ def redemption_reserve(
         expires_at=hold.expires_at,
         created_at=now,
     )
-    emit_redemption("reward.reserved", redemption)
+    if not ledger_pg.available():
+        redemption.save(force_insert=True)
+        emit_redemption("reward.reserved", redemption)
+        return redemption
+    # The redemption and its event in one statement; the payload's id is the row's.
+    ctes, params = insert_cte(redemption, "rd")
+    _, (pk,) = emit_with(
+        "reward.reserved", merchant_id=redemption.merchant_id,
+        program_id=redemption.program_id, member_id=redemption.member_id, at=now,
+        data={"redemption": redemption_payload(redemption)}, ctes=ctes, params=params,
+        select=", (SELECT id FROM rd)",
+        data_sql="jsonb_set(%(data)s::jsonb, '{redemption,id}', to_jsonb((SELECT id FROM rd)))",
+    )
+    inserted(redemption, pk)
     return redemption
 
 
