@@ -48,7 +48,12 @@ BatchCheck = Callable[[int, "Collection[int]"], "set[int] | None"]
 _batch_checks: dict[Callable[..., None], BatchCheck] = {}
 
 
-def register_batch_check(check: BatchCheck, *, covers: Iterable[Callable[..., None]]) -> None:
+PostingCheck = Callable[[int, int, int], bool]
+_posting_checks: list[PostingCheck] = []
+
+
+def register_batch_check(check: BatchCheck, *, covers: Iterable[Callable[..., None]],
+                         posting: PostingCheck | None = None) -> None:
     """Say, for a batch of orders, which members' orders ``covers`` (this app's
     ``order_recorded`` and ledger ``after_post`` hooks) would act on.
 
@@ -56,9 +61,18 @@ def register_batch_check(check: BatchCheck, *, covers: Iterable[Callable[..., No
     would do something for (a referral to convert, a tier to count), or ``None`` when they act
     on every order of the program. The set-based path of a batch (``services.orders_record_many``)
     records the other members' orders without calling the hooks, which for them do nothing;
-    it runs only when every registered hook has a check."""
+    it runs only when every registered hook has a check. ``posting(program_id,
+    lifetime_before, lifetime_after)``: whether the hooks act on one earn after all (a tier
+    threshold crossed); that order and the member's later ones then go one by one."""
     for hook in covers:
         _batch_checks[hook] = check
+    if posting is not None and posting not in _posting_checks:
+        _posting_checks.append(posting)
+
+
+def batch_posting_acts(program_id: int, lifetime_before: int, lifetime_after: int) -> bool:
+    """Whether a hook acts on an earn moving a member's lifetime points so (see above)."""
+    return any(check(program_id, lifetime_before, lifetime_after) for check in _posting_checks)
 
 
 def batch_exempt(program_id: int, member_ids: Collection[int]) -> set[int] | None:

@@ -44,7 +44,8 @@ class TiersConfig(AppConfig):
 
         register_after_post(hooks.after_post)
         register_order_recorded(hooks.order_recorded)
-        register_batch_check(hooks.batch_check, covers=[hooks.after_post, hooks.order_recorded])
+        register_batch_check(hooks.batch_check, covers=[hooks.after_post, hooks.order_recorded],
+                             posting=hooks.batch_posting_acts)
         register_order_refunded(hooks.order_refunded)
         register_member_enrolled(hooks.member_enrolled)
         register_member_standing(hooks.member_standing)

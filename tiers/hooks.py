@@ -128,9 +128,21 @@ def order_recorded(result: OrderResult) -> None:
 
 
 def batch_check(program_id: int, member_ids: Collection[int]) -> set[int] | None:
-    """For a batch of orders: a program with tiers or streaks has every order counted one by
-    one (``rules.hooks.register_batch_check``); without, these hooks do nothing."""
-    return set() if cache.ladder_for(program_id).idle else None
+    """For a batch of orders (``rules.hooks.register_batch_check``): without tiers or streaks
+    these hooks do nothing; on a lifetime-points ladder without streaks they act only on a
+    posting that crosses a threshold (``batch_posting_acts`` says which); any other ladder
+    (a window, spend, streaks) counts every order, so its orders go one by one."""
+    ladder = cache.ladder_for(program_id)
+    if ladder.idle or (not ladder.windowed and not ladder.settings.streaks_on):
+        return set()
+    return None
+
+
+def batch_posting_acts(program_id: int, lifetime_before: int, lifetime_after: int) -> bool:
+    """Whether an earn taking a member's lifetime points from ``lifetime_before`` to
+    ``lifetime_after`` makes ``after_post`` lift them (what it checks, without a query)."""
+    ladder = cache.ladder_for(program_id)
+    return bool(ladder.tiers) and ladder.crosses(lifetime_before, lifetime_after)
 
 
 def order_refunded(result: RefundResult) -> None:

@@ -14,7 +14,8 @@ the other in the order given, but with the reads and writes of the whole set sha
   and the orders, their awards and their ``order.recorded`` events follow in one each.
 
 An order it cannot take this way (an unknown or inactive member, a new member to enrol, bad
-figures, a member a hook acts on, the same order id twice, a program with budgeted rules) is
+figures, a member a hook acts on, an earn a hook acts on (a tier threshold crossed), the same
+order id twice, a program with budgeted rules) is
 answered ``None``: the caller records it with ``order_record``, after this set, and with it
 every later order of the same member, so each member's orders still apply in the order given.
 It writes nothing for those, and ``ledger/_pg.py``'s rule holds here too: the tests compare
@@ -135,6 +136,7 @@ def orders_record_many(
     if exempt is None:
         return results
     history = _history(rules, ids)
+    lifetime = {m.pk: m.lifetime_points for m in members.values()}
     planned: list[_Planned] = []
     one_by_one: set[int] = set(exempt)  # members whose later orders must wait for the others
     seen: set[str] = set()
@@ -149,7 +151,7 @@ def orders_record_many(
                 one_by_one.add(member.pk)
             continue
         plan = _plan(index, program, data, member, rules, history, actor, now)
-        if plan is None:
+        if plan is None or _hooks_act(program, plan, lifetime):
             one_by_one.add(member.pk)
             continue
         planned.append(plan)
@@ -159,6 +161,18 @@ def orders_record_many(
         results[plan.index] = OrderResult(order=plan.order, member=plan.posting.member_after,
                                           evaluation=plan.evaluation, enrolled=False)
     return results
+
+
+def _hooks_act(program: Program, plan: _Planned, lifetime: dict[int, int]) -> bool:
+    """Whether a hook would act on this order's earn (a tier threshold crossed): then it runs
+    alone. Otherwise the member's lifetime points are carried on to their next order."""
+    member = plan.member.pk
+    gained = plan.posting.points if program.pending_days <= 0 else 0
+    if gained and hooks.batch_posting_acts(program.pk, lifetime[member],
+                                           lifetime[member] + gained):
+        return True
+    lifetime[member] += gained
+    return False
 
 
 def _history(rules: list[EarningRule], member_ids: list[int]) -> dict[tuple[int, int], History]:

@@ -19,6 +19,8 @@ from rules import services
 from rules.models import Award, EarningRule, Order
 from rules.services import Customer as Who
 from tests.factories import MemberFactory, ProgramFactory
+from tiers.models import Tier
+from tiers.services import tier_create
 
 pytestmark = pytest.mark.django_db
 
@@ -102,12 +104,16 @@ def _snapshot(program: Program, members: list[Member]) -> dict:
     def awards(lines):
         return [{**line, "rule": rules.get(line["rule"])} for line in lines]
 
+    tiers = {t.pk: t.name for t in Tier.objects.filter(program=program)}
+
     def figures(data):
-        return {**data, "id": who[data["id"]], "card_id": None, "external_id": None}
+        return {**data, "id": who[data["id"]], "card_id": None, "external_id": None,
+                "tier_id": tiers.get(data["tier_id"])}
 
     def event_data(data):
         data = dict(data)
         data["member"] = figures(data["member"])
+        data = _tiers_by_name(data, set(tiers.values()))  # a tier change names tiers by id
         if "entry" in data:
             data["entry"] = {**data["entry"], "id": entries[data["entry"]["id"]]}
         if "order" in data:
@@ -115,13 +121,20 @@ def _snapshot(program: Program, members: list[Member]) -> dict:
                              "awards": awards(data["order"]["awards"])}
         return data
 
+    from tiers.models import TierChange
+
     return {
         "members": [
             Member.objects.filter(pk=m.pk).values(
                 "balance", "pending_points", "reserved_points", "lifetime_points",
-                "event_sequence", "last_activity_at").get()
+                "event_sequence", "last_activity_at", "tier__name").get()
             for m in members
         ],
+        "tier_changes": sorted(
+            (who[c["member_id"]], c["from_name"], c["to_tier__name"], c["created_at"])
+            for c in TierChange.objects.filter(program=program).values(
+                "member_id", "from_name", "to_tier__name", "created_at")
+        ),
         "entries": sorted(
             (who[e.member_id], e.pk and entries[e.pk], e.kind, e.points, e.balance_delta,
              e.pending_delta, e.reserved_delta, e.balance_after, rules.get(e.rule_id), e.actor,
@@ -153,6 +166,18 @@ def _snapshot(program: Program, members: list[Member]) -> dict:
     }
 
 
+def _tiers_by_name(value, names: set[str]):
+    """``{"id": ..., "name": "Silver"}`` anywhere in an event's data, without the id (the
+    twin programs' tiers have other ids)."""
+    if isinstance(value, dict):
+        if value.get("name") in names and "id" in value:
+            value = {**value, "id": None}
+        return {k: _tiers_by_name(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_tiers_by_name(v, names) for v in value]
+    return value
+
+
 def _relabel(snapshot: dict, members: list[Member]) -> dict:
     """Entry references carry the run's tag: keep the order's number only."""
     text = repr(snapshot)
@@ -161,10 +186,13 @@ def _relabel(snapshot: dict, members: list[Member]) -> dict:
     return text
 
 
-@pytest.mark.parametrize("pending_days", [0, 14])
+@pytest.mark.parametrize(("pending_days", "ladder"), [(0, False), (14, False), (0, True)])
 def test_a_set_based_batch_writes_what_one_order_at_a_time_writes(
-    merchant, clock, pending_days
+    merchant, clock, pending_days, ladder
 ):
+    """With a lifetime-points ladder, member 0 crosses Silver in the middle of the batch:
+    that order and their later ones run one by one, and the lift (and the multiplier after
+    it) comes out as it does order by order."""
     WebhookEndpoint.objects.create(  # every event is fanned out to it: deliveries compared
         merchant=merchant, url="https://crm.example.com/hooks", secret="s" * 40,
         event_types=["points.*", "order.recorded"], created_at=clock.now(),
@@ -176,6 +204,10 @@ def test_a_set_based_batch_writes_what_one_order_at_a_time_writes(
                                  expiry_policy=Program.ExpiryPolicy.AFTER_EARN,
                                  expiry_months=12)
         _rules(program, clock)
+        if ladder:
+            tier_create(program=program, name="Bronze", rank=1, threshold_points=0)
+            tier_create(program=program, name="Silver", rank=2, threshold_points=150,
+                        earn_multiplier=Decimal("1.25"))
         members = [MemberFactory(program=program) for _ in range(4)]
         Member.objects.filter(pk=members[3].pk).update(status=Member.Status.SUSPENDED)
         programs.append((program, members))
@@ -202,6 +234,8 @@ def test_a_set_based_batch_writes_what_one_order_at_a_time_writes(
         "MEMBER_INACTIVE", "CURRENCY_MISMATCH"]
     for member in set_members:
         assert member_ledger_discrepancies(member_id=member.pk) == []
+    if ladder:
+        assert Member.objects.get(pk=set_members[0].pk).tier.name == "Silver"
 
 
 def test_the_set_based_path_costs_a_few_statements_whatever_the_number_of_orders(
@@ -248,10 +282,11 @@ def test_orders_of_a_member_a_hook_acts_on_are_left_to_order_record(program, clo
     assert list(Order.objects.values_list("order_id", flat=True)) == ["H-0"]
 
 
-def test_a_program_with_tiers_records_its_orders_one_by_one(program, clock):
+def test_a_program_with_streaks_records_its_orders_one_by_one(program, clock):
     from tiers import services as tiers
 
     tiers.tier_create(program=program, name="Bronze", rank=1, threshold_points=0)
+    tiers.tier_settings_update(program=program, streak_cycle="week", streak_activity="orders")
     member = MemberFactory(program=program)
     orders = [{"order_id": "T-1", "amount": Decimal("10.00"), "currency": "EUR",
                "customer": Who(member=str(member.pk))}]
@@ -276,3 +311,20 @@ def test_a_budgeted_rule_has_the_orders_recorded_one_by_one(program, clock):
                                               clock=clock)
 
     assert results == [None]
+
+
+def test_a_lifetime_ladder_keeps_the_set_path_until_an_order_crosses_a_threshold(
+    program, clock
+):
+    tier_create(program=program, name="Bronze", rank=1, threshold_points=0)
+    tier_create(program=program, name="Gold", rank=2, threshold_points=25)
+    member = MemberFactory(program=program)
+    orders = [{"order_id": f"L-{n}", "amount": Decimal("10.00"), "currency": "EUR",
+               "customer": Who(member=str(member.pk))} for n in range(4)]
+
+    with transaction.atomic():
+        results = services.orders_record_many(program=program, orders=orders, actor="pos",
+                                              clock=clock)
+
+    # 10 points each: the third order reaches 30 >= 25, so it and the fourth run alone
+    assert [r is not None for r in results] == [True, True, False, False]
