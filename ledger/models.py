@@ -270,10 +270,14 @@ class IdempotencyKey(models.Model):
                     | pgtrigger.Q(old__created_at__df=pgtrigger.F("new__created_at"))
                 ),
             ),
-            # Kept at least 24 hours (SPEC 5); the purge job removes older ones.
+            # Kept at least 24 hours (SPEC 5); the purge job removes older ones. A claim with no
+            # outcome yet is only ever seen by the transaction that made it, which may give it
+            # back (a batch's orders that then run one by one: idempotency.release_many).
             pgtrigger.Protect(
                 name="ledger_idempotency_kept_24h", operation=pgtrigger.Delete,
-                condition=pgtrigger.Condition("OLD.created_at > NOW() - INTERVAL '24 hours'"),
+                condition=pgtrigger.Condition(
+                    "OLD.created_at > NOW() - INTERVAL '24 hours' AND OLD.status_code IS NOT NULL"
+                ),
             ),
         ]
 

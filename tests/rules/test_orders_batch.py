@@ -476,3 +476,30 @@ def test_set_based_batches_racing_single_orders_and_earns_lose_nothing(api, prog
         assert sequences == list(range(1, len(sequences) + 1))
         assert m.event_sequence == len(sequences)
         assert Award.objects.filter(member=m, rule__kind="sku").count() == 3  # the cap held
+
+
+def test_orders_left_to_the_single_path_keep_the_rest_of_the_chunk_set_based(
+    api, program, member, caplog
+):
+    """A refused order's key, claimed with the chunk's, is given back before it runs alone
+    (the keys' 24-hour guard lets a claim without an outcome go): the set step does not fail
+    and fall back for the whole chunk."""
+    import logging
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    suspended = MemberFactory(program=program)
+    Member.objects.filter(pk=suspended.pk).update(status=Member.Status.SUSPENDED)
+    orders = [order(member, f"K-{i}", "1.00") for i in range(30)]
+    orders.insert(10, order(suspended, "K-suspended", "1.00"))
+
+    with caplog.at_level(logging.ERROR, logger="rules.api.batch"), \
+            CaptureQueriesContext(connection) as queries:
+        data = batch(api, program, orders).json()
+
+    assert [r["status"] for r in data["results"]].count(201) == 30
+    assert data["results"][10]["body"]["code"] == "MEMBER_INACTIVE"
+    assert "set-based" not in caplog.text
+    assert len(queries) <= 40, "\n".join(q["sql"][:100] for q in queries)
+    assert IdempotencyKey.objects.filter(key__endswith=":order:K-suspended").exists()
