@@ -177,8 +177,9 @@ def _after_post(entry: Entry, pending_points: int, reserved_points: int, lifetim
 
 LOCK_SQL = "SELECT balance, status FROM members_member WHERE id = %s FOR UPDATE"
 
-DEBIT_TEMPLATE = """
-WITH ordered AS (
+# The member's spendable lots taken first-to-expire first (what ``_consume_lots`` does), for
+# the debit and the reservation: ``take`` is each lot's share, ``lots`` the UPDATE of them.
+TAKE_LOTS = """WITH ordered AS (
     SELECT id, remaining,
            SUM(remaining) OVER (ORDER BY expires_at ASC NULLS LAST, id) AS running
     FROM ledger_lot
@@ -190,7 +191,13 @@ WITH ordered AS (
     UPDATE ledger_lot l SET remaining = l.remaining - take.taken
     FROM take WHERE l.id = take.id
     RETURNING l.id
-), m AS (
+)"""
+# ``[[lot id, points], ...]`` in the order taken, and how many points the lots gave.
+ALLOCATIONS = """(SELECT COALESCE(jsonb_agg(jsonb_build_array(id, taken) ORDER BY running),
+                               '[]'::jsonb) FROM take)"""
+TAKEN = "(SELECT COALESCE(SUM(taken), 0) FROM take)"
+
+DEBIT_TEMPLATE = TAKE_LOTS + """, m AS (
     UPDATE members_member mm SET balance = mm.balance - %(points)s,
         last_activity_at = %(now)s{bump}
     WHERE mm.id = %(member)s
@@ -204,17 +211,14 @@ WITH ordered AS (
         metadata, created_at)
     SELECT m.merchant_id, m.program_id, %(member)s, %(kind)s, -%(points)s, -%(points)s, 0, 0,
            m.balance, %(reference)s, NULL, NULL, %(actor)s, %(reason)s,
-           %(metadata)s::jsonb || jsonb_build_object('lots', (
-               SELECT COALESCE(jsonb_agg(jsonb_build_array(id, taken) ORDER BY running),
-                               '[]'::jsonb)
-               FROM take)),
+           %(metadata)s::jsonb || jsonb_build_object('lots', """ + ALLOCATIONS + """),
            %(now)s
     FROM m
     RETURNING id, merchant_id, program_id, balance_after, metadata, kind, points, reason,
               reference
 ){events}
 SELECT e.id, e.merchant_id, e.program_id, e.balance_after, e.metadata,
-       (SELECT COALESCE(SUM(taken), 0) FROM take),
+       """ + TAKEN + """,
        m.pending_points, m.reserved_points, m.lifetime_points{ids}
 FROM e, m
 """
@@ -272,20 +276,7 @@ def debit(
 # Reservations: a hold and its confirmation (the caller holds the member's lock and has made
 # every check; these write what ``points_reserve`` and ``hold_confirm`` write, in one statement)
 
-RESERVE_SQL = """
-WITH ordered AS (
-    SELECT id, remaining,
-           SUM(remaining) OVER (ORDER BY expires_at ASC NULLS LAST, id) AS running
-    FROM ledger_lot
-    WHERE member_id = %(member)s AND remaining > 0 AND NOT pending
-), take AS (
-    SELECT id, running, LEAST(remaining, %(points)s - (running - remaining)) AS taken
-    FROM ordered WHERE running - remaining < %(points)s
-), lots AS (
-    UPDATE ledger_lot l SET remaining = l.remaining - take.taken
-    FROM take WHERE l.id = take.id
-    RETURNING l.id
-), m AS (
+RESERVE_SQL = TAKE_LOTS + """, m AS (
     UPDATE members_member mm SET balance = mm.balance - %(points)s,
         reserved_points = mm.reserved_points + %(points)s, last_activity_at = %(now)s
     WHERE mm.id = %(member)s
@@ -306,14 +297,13 @@ WITH ordered AS (
         merchant_id, program_id, member_id, points, status, reference, allocations,
         expires_at, created_at, settled_at)
     SELECT m.merchant_id, m.program_id, m.id, %(points)s, 'active', %(reference)s,
-           (SELECT COALESCE(jsonb_agg(jsonb_build_array(id, taken) ORDER BY running),
-                            '[]'::jsonb) FROM take),
+           """ + ALLOCATIONS + """,
            %(expires_at)s, %(now)s, NULL
     FROM m
     RETURNING id, allocations
 )
 SELECT e.id, e.merchant_id, e.program_id, e.balance_after, h.id, h.allocations,
-       (SELECT COALESCE(SUM(taken), 0) FROM take),
+       """ + TAKEN + """,
        m.pending_points, m.reserved_points, m.lifetime_points
 FROM e, m, h
 """

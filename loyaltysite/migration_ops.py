@@ -28,12 +28,13 @@ class DropCoveredIndex(migrations.SeparateDatabaseAndState):
                 {"model_name": self.model_name, "name": self.name,
                  "field": self.state_operations[0].field})
 
-    def _column(self, apps):
+    def _field(self, apps):
         model = apps.get_model(self._app_label, self.model_name)
-        return model, model._meta.get_field(self.name).column
+        return model, model._meta.get_field(self.name)
 
     def _drop(self, apps, schema_editor) -> None:
-        model, column = self._column(apps)
+        model, field = self._field(apps)
+        column = field.column
         table = model._meta.db_table
         with schema_editor.connection.cursor() as cursor:
             constraints = schema_editor.connection.introspection.get_constraints(cursor, table)
@@ -43,8 +44,7 @@ class DropCoveredIndex(migrations.SeparateDatabaseAndState):
                 schema_editor.execute(schema_editor._delete_index_sql(model, index_name))
 
     def _create(self, apps, schema_editor) -> None:
-        model, column = self._column(apps)
-        field = model._meta.get_field(self.name)
+        model, field = self._field(apps)
         schema_editor.execute(schema_editor._create_index_sql(model, fields=[field]))
 
     def state_forwards(self, app_label, state) -> None:

@@ -188,7 +188,8 @@ def _record_set(context: _Context, items: list[_Item]) -> None:
             )
             candidates = [item for order_id, item in firsts.items()
                           if f"order:{order_id}" in claimed]
-            others = [item.data["customer"] for item in items if item not in candidates]
+            chosen = {id(item) for item in candidates}
+            others = [item.data["customer"] for item in items if id(item) not in chosen]
             results = services.orders_record_many(
                 program=program, orders=[item.data for item in candidates],
                 actor=context.actor, lock_also=others,

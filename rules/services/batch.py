@@ -154,6 +154,9 @@ def orders_record_many(
         if plan is None or _hooks_act(program, plan, lifetime):
             one_by_one.add(member.pk)
             continue
+        for award in plan.evaluation.rule_awards:  # the next order of the member sees it
+            earlier = history.get((award.rule.pk, member.pk), engine.NO_HISTORY)
+            history[(award.rule.pk, member.pk)] = History(count=earlier.count + 1, last_at=now)
         planned.append(plan)
     if planned:
         _write(program, planned, now)
@@ -195,7 +198,8 @@ def _plan(index: int, program: Program, data: Mapping[str, Any], member: Member,
           rules: list[EarningRule], history: dict[tuple[int, int], History], actor: str,
           now: datetime) -> _Planned | None:
     """``order_record``'s checks and evaluation of one order, against the member's figures and
-    history as the orders before it in the set left them; ``None`` when it must run alone."""
+    history as the orders before it in the set left them (the caller carries them on); ``None``
+    when it must run alone."""
     if member.status != Member.Status.ACTIVE:
         return None  # MEMBER_INACTIVE, answered by order_record
     try:
@@ -220,9 +224,6 @@ def _plan(index: int, program: Program, data: Mapping[str, Any], member: Member,
         check_total(evaluation.total)
     except LoyaltyError:
         return None
-    for award in evaluation.rule_awards:
-        seen = history.get((award.rule.pk, member.pk), engine.NO_HISTORY)
-        history[(award.rule.pk, member.pk)] = History(count=seen.count + 1, last_at=now)
     order_id = data["order_id"]
     total = evaluation.total
     awards = [a.as_dict() for a in evaluation.awards]

@@ -174,8 +174,14 @@ def test_reserve_and_confirm_write_the_same_rows_on_both_paths(program, clock, m
     program.save()
     fast, slow = MemberFactory(program=program), MemberFactory(program=program)
     start = clock.now()
+    calls: list[str] = []
+    for name in ("reserve", "confirm"):  # the fast run takes the fast paths (else trivial)
+        original = getattr(_pg, name)
+        monkeypatch.setattr(_pg, name, lambda _f=original, _n=name, **kw: (
+            calls.append(_n), _f(**kw))[1])
 
     fast_holds = _reserve_script(fast, clock)
+    assert calls == ["reserve"] * 3 + ["confirm"] * 2
     clock.set(start)
     monkeypatch.setattr(_pg, "ENABLED", False)
     slow_holds = _reserve_script(slow, clock)
