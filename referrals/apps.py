@@ -29,15 +29,21 @@ class ReferralsConfig(AppConfig):
         )
         from rules.hooks import (
             register_batch_check,
+            register_order_probe,
             register_order_recorded,
             register_order_refunded,
         )
 
         from .services import on_member_enrolled, on_order_recorded, on_order_refunded
-        from .services.conversion import members_with_open_referrals
+        from .services.conversion import (
+            OPEN_REFERRAL_PROBE,
+            members_with_open_referrals,
+            open_referral_probe,
+        )
 
         register_member_enrolled(on_member_enrolled)
         register_order_recorded(on_order_recorded)
+        register_order_probe(OPEN_REFERRAL_PROBE, open_referral_probe)
         register_batch_check(members_with_open_referrals, covers=[on_order_recorded])
         register_order_refunded(on_order_refunded)
         portal_nav_register("referrals_portal:index", _("Refer a friend"), order=40)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .models import Order
     from .services.orders import OrderResult, RefundResult
 
 OrderRecorded = Callable[["OrderResult"], None]
@@ -38,6 +39,38 @@ def order_recorded(result: OrderResult) -> None:
 def order_refunded(result: RefundResult) -> None:
     for hook in list(_refunded):
         hook(result)
+
+
+# ---------------------------------------------------------------------------------------------
+# Probes: what a hook would look up, asked by the order's own write statement
+
+OrderProbe = Callable[["Order", str], "tuple[str, dict[str, object]]"]
+_probes: dict[str, OrderProbe] = {}
+
+
+def register_order_probe(name: str, probe: OrderProbe) -> None:
+    """Let the order's write ask a hook's question, saving the hook a round trip.
+
+    ``probe(order, prefix)`` answers one scalar SQL expression (a parenthesised subquery of
+    the hook's own tables) and its named parameters, every name starting with ``prefix``
+    (``%(<prefix>member)s``). On PostgreSQL the order, its awards and its event are one
+    statement (``services.orders._write_order``), which selects each probe beside the order's
+    id: its value reaches the hooks as ``OrderResult.probed[name]``, read in the same
+    transaction under the member's lock, just before the hooks run. Where the order is written
+    otherwise (SQLite) ``probed`` lacks the name, and the hook asks as it would have."""
+    _probes[name] = probe
+
+
+def order_probes(order: Order) -> tuple[list[str], str, dict[str, object]]:
+    """The registered probes for ``order``: their names, the select list (``, expr, ...``)
+    and their parameters."""
+    names, select, params = [], "", {}
+    for index, (name, probe) in enumerate(_probes.items()):
+        sql, named = probe(order, f"probe{index}_")
+        names.append(name)
+        select += f", {sql}"
+        params.update(named)
+    return names, select, params
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from events.models import OutboxEvent
 from ledger import services as ledger
@@ -49,6 +50,32 @@ def test_the_first_qualifying_order_converts_and_rewards_both_sides(
     assert lot.available_at == clock.now() + timedelta(days=14)
     # the order's answer already shows the welcome reward
     assert result.member.pending_points == 125
+
+
+def test_the_order_write_itself_answers_whether_the_buyer_has_an_open_referral(
+    program, referrer, friend, buy
+):
+    """On PostgreSQL the order's one write statement asks (``rules.hooks`` probes): the hook
+    gets the referral's id without a query of its own; on SQLite the hook asks itself. The
+    conversion is the same either way."""
+    stranger = MemberFactory(program=program)
+
+    with CaptureQueriesContext(connection) as queries:
+        result = buy(friend, "25.00")
+    with CaptureQueriesContext(connection) as stranger_queries:
+        plain = buy(stranger, "25.00")
+
+    standalone = [q["sql"] for q in [*queries, *stranger_queries]
+                  if q["sql"].lstrip().startswith('SELECT id FROM "referrals_referral"')]
+    if connection.vendor == "postgresql":
+        assert result.probed == {services.OPEN_REFERRAL_PROBE: referral_of(friend).pk}
+        assert plain.probed == {services.OPEN_REFERRAL_PROBE: None}
+        assert standalone == []
+    else:
+        assert result.probed == plain.probed == {}
+        assert len(standalone) == 2
+    assert referral_of(friend).status == "rewarded"
+    assert not Referral.objects.filter(referee=stranger).exists()
 
 
 def test_conversion_emits_converted_and_one_rewarded_per_side(referrer, friend, buy):
