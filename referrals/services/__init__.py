@@ -28,7 +28,8 @@ from .review import (
 )
 
 __all__ = [
-    "OPEN_REFERRAL_PROBE", "REVIEWABLE", "SETTINGS_FIELDS", "Attribution", "normalize_email", "on_member_enrolled",
+    "OPEN_REFERRAL_PROBE", "REVIEWABLE", "SETTINGS_FIELDS", "Attribution", "normalize_email",
+    "on_member_enrolled",
     "on_order_recorded", "on_order_refunded", "qualifies", "referral_approve",
     "referral_attribute", "referral_attribute_checkout", "referral_claw_back",
     "referral_code_deactivate", "referral_code_get_or_create", "referral_code_regenerate",
