@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -106,3 +108,63 @@ def healthz_rate(port: int, clients: int, seconds: float) -> float:
     for thread in threads:
         thread.join()
     return sum(counts) / (time.perf_counter() - started)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes (Linux ``/proc``)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def server_pids(master: int, db_name: str) -> tuple[list[int], list[int]]:
+    """The gunicorn master and its workers; the PostgreSQL backends serving ``db_name``."""
+    import psycopg
+
+    workers = [master]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master:
+                workers.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
+        backends = [row[0] for row in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", [db_name])]
+    return workers, backends
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+
+
+def wrk_load(script: str, port: int, clients: int, seconds: float) -> dict:
+    """Run ``wrk`` (one connection per thread) with the Lua ``script`` against 127.0.0.1:
+    requests per second, p50 and p99 in ms, non-2xx answers, and wrk's own output (a
+    script's ``done`` may print more)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(script)
+    try:
+        run = subprocess.run(
+            ["wrk", "-t", str(clients), "-c", str(clients), "-d", f"{max(1, round(seconds))}s",
+             "--timeout", "30s", "--latency", "-s", handle.name, f"http://127.0.0.1:{port}"],
+            capture_output=True, text=True, check=True,
+        )
+    finally:
+        os.unlink(handle.name)
+    out = run.stdout
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rate": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": _ms(re.search(r"\s50%\s+(\S+)", out).group(1)),
+        "p99": _ms(re.search(r"\s99%\s+(\S+)", out).group(1)),
+        "errors": int(bad.group(1)) if bad else 0,
+        "output": out,
+    }

@@ -29,12 +29,9 @@ import argparse
 import http.client
 import json
 import os
-import re
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -43,10 +40,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _http import recreate_app_database, serve, stop  # noqa: E402
-from _reference import database_url, pgbench_tps, sql_tps  # noqa: E402
+from _http import (  # noqa: E402
+    cpu_seconds,
+    recreate_app_database,
+    serve,
+    server_pids,
+    stop,
+    wrk_load,
+)
+from _reference import pgbench_tps, sql_tps  # noqa: E402
 from floors import _script as order_sql_script  # noqa: E402
-from orders import AMOUNT, ITEMS, _cpu_seconds  # noqa: E402
+from orders import AMOUNT, ITEMS  # noqa: E402
 from orders import _setup as orders_setup  # noqa: E402
 
 DB_NAME = "loyalty_bench_hot"
@@ -98,20 +102,7 @@ end
 
 
 def _pids(master: int) -> tuple[list[int], list[int]]:
-    """The gunicorn master and workers; the PostgreSQL backends serving the bench database."""
-    import psycopg
-
-    workers = [master]
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master:
-                workers.append(int(stat.parent.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
-        backends = [row[0] for row in conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s", [DB_NAME])]
-    return workers, backends
+    return server_pids(master, DB_NAME)
 
 
 class Measured:
@@ -123,11 +114,6 @@ class Measured:
         self.app_cpu = self.pg_cpu = float("nan")
 
 
-def _ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
-    return float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
-
-
 def _wrk(kind: str, path: str, setup: dict, clients: int, seconds: float) -> Measured:
     members = setup["members"]
     script = WRK_SCRIPT % {
@@ -135,22 +121,8 @@ def _wrk(kind: str, path: str, setup: dict, clients: int, seconds: float) -> Mea
         "kind": kind, "path": path, "key": setup["key"], "amount": AMOUNT,
         "items": json.dumps(ITEMS, separators=(",", ":")), "run": time.monotonic_ns(),
     }
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(script)
-    try:
-        run = subprocess.run(
-            ["wrk", "-t", str(clients), "-c", str(clients), "-d", f"{max(1, round(seconds))}s",
-             "--timeout", "30s", "--latency", "-s", handle.name, f"http://127.0.0.1:{PORT}"],
-            capture_output=True, text=True, check=True,
-        )
-    finally:
-        os.unlink(handle.name)
-    out = run.stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))
-    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return Measured(rate, p50, p99, int(bad.group(1)) if bad else 0)
+    got = wrk_load(script, PORT, clients, seconds)
+    return Measured(got["rate"], got["p50"], got["p99"], got["errors"])
 
 
 def _python(kind: str, path: str, setup: dict, clients: int, seconds: float) -> Measured:
@@ -254,11 +226,11 @@ def _batches(setup: dict, size: int, seconds: float) -> Measured:
 
 
 def _measure(pids: tuple[list[int], list[int]], run, requests_of=None) -> Measured:
-    before = _cpu_seconds(pids[0]), _cpu_seconds(pids[1])
+    before = cpu_seconds(pids[0]), cpu_seconds(pids[1])
     started = time.perf_counter()
     result = run()
     elapsed = time.perf_counter() - started
-    after = _cpu_seconds(pids[0]), _cpu_seconds(pids[1])
+    after = cpu_seconds(pids[0]), cpu_seconds(pids[1])
     count = max(1.0, result.rate * elapsed)
     result.app_cpu = (after[0] - before[0]) * 1000 / count
     result.pg_cpu = (after[1] - before[1]) * 1000 / count

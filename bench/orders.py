@@ -41,8 +41,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _http import app_env, recreate_app_database, serve, stop  # noqa: E402
-from _reference import database_url, pgbench_tps  # noqa: E402
+from _http import (  # noqa: E402
+    app_env,
+    cpu_seconds,
+    recreate_app_database,
+    serve,
+    server_pids,
+    stop,
+)
+from _reference import pgbench_tps  # noqa: E402
 
 DB_NAME = "loyalty_bench_orders"
 
@@ -171,36 +178,6 @@ class Client(threading.Thread):
             conn.close()
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes (Linux ``/proc``)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / ticks
-
-
-def _server_pids(master: int) -> tuple[list[int], list[int]]:
-    """The gunicorn master and workers; the PostgreSQL backends serving the bench database."""
-    import psycopg
-
-    workers = [master]
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master:
-                workers.append(int(stat.parent.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
-        backends = [row[0] for row in conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s", [DB_NAME])]
-    return workers, backends
-
-
 def _orders_per_second(path: str, key: str, members: list[int], clients: int,
                        seconds: float) -> tuple[float, list[float]]:
     stop = threading.Event()
@@ -245,14 +222,14 @@ def main() -> None:
     rows = []
     try:
         _orders_per_second(path, setup["key"], setup["members"], max(counts), 2)  # warm-up
-        app_pids, pg_pids = _server_pids(server.pid)
+        app_pids, pg_pids = server_pids(server.pid, DB_NAME)
         for clients in counts:
-            cpu_before = _cpu_seconds(app_pids), _cpu_seconds(pg_pids)
+            cpu_before = cpu_seconds(app_pids), cpu_seconds(pg_pids)
             rate, latencies = _orders_per_second(path, setup["key"], setup["members"], clients,
                                                  args.seconds)
             orders = len(latencies)
             cpu = [(after - before) * 1000 / orders for before, after in
-                   zip(cpu_before, (_cpu_seconds(app_pids), _cpu_seconds(pg_pids)), strict=True)]
+                   zip(cpu_before, (cpu_seconds(app_pids), cpu_seconds(pg_pids)), strict=True)]
             rows.append((clients, rate, latencies, cpu))
     finally:
         stop(server)
