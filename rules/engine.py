@@ -138,6 +138,11 @@ def budget_left(rule: EarningRule) -> int | None:
     return max(0, rule.budget_points - rule.budget_spent)
 
 
+def member_limit(rule: EarningRule) -> int | None:
+    """How many times one member may get ``rule`` (a welcome: once), ``None``: no limit."""
+    return 1 if rule.kind == Kind.WELCOME else rule.max_per_member
+
+
 def unavailable_reason(rule: EarningRule, history: History, *, at: datetime,
                        now: datetime) -> str | None:
     """Why the rule cannot fire for this member now, or ``None``."""
@@ -145,7 +150,7 @@ def unavailable_reason(rule: EarningRule, history: History, *, at: datetime,
         return "inactive"
     if not in_window(rule, at):
         return "outside its active window"
-    limit = 1 if rule.kind in (Kind.WELCOME,) else rule.max_per_member
+    limit = member_limit(rule)
     if limit is not None and history.count >= limit:
         return "member cap reached"
     if rule.cooldown_hours and history.last_at is not None and (

@@ -19,7 +19,7 @@ from loyaltysite.ids import parse_id
 from members.models import Program
 
 from .config import describe
-from .engine import History, Kind
+from .engine import History, Kind, member_limit
 from .errors import OrderNotFound
 from .models import Award, EarningRule, Event, Order
 
@@ -51,8 +51,12 @@ def live_rules(
 
     Each rule carries ``history``: how many times, and when last, ``member_id`` got it (none
     without a member), counted only where the engine reads it (a cap, a welcome, a cooldown):
-    the history of an uncapped rule grows with every order and is never asked. Read it while
-    holding the member lock for caps and cooldowns to hold.
+    the history of an uncapped rule grows with every order and is never asked. The count
+    stops at the rule's limit (``engine.member_limit``: all the engine asks is whether it is
+    reached), so a capped rule costs as much for a member with years of awards as for a new
+    one; on PostgreSQL the count itself stops there (``LIMIT``), SQLite counts them all and
+    the same bound applies after. Read it while holding the member lock for caps and
+    cooldowns to hold.
     This is the hot path of every order: plain SQL (the same on PostgreSQL and SQLite) spares
     compiling the correlated subqueries on each call.
     """
@@ -71,7 +75,10 @@ def live_rules(
     for row in rows:
         rule = _RULE.build(row[:_RULE.width])
         count, last = row[_RULE.width:]
-        rule.history = History(count=count or 0, last_at=_as_datetime(last))
+        limit = member_limit(rule)
+        count = count or 0
+        rule.history = History(count=count if limit is None else min(count, limit),
+                               last_at=_as_datetime(last))
         rules.append(rule)
     return rules
 
@@ -86,11 +93,15 @@ def _live_rules_sql(vendor: str, kinds: int) -> str:
     rule, award = (connection.ops.quote_name(m._meta.db_table) for m in (EarningRule, Award))
     kind_in = "= ANY(%s::text[])" if vendor == "postgresql" else (
         f"IN ({', '.join(['%s'] * kinds)})")
+    # At least the rule's limit (a welcome's is 1), so the bounded count decides the same;
+    # SQLite's LIMIT cannot name the outer row, and counts everything.
+    bounded = (" LIMIT GREATEST(COALESCE(r.max_per_member, 1), 1)"
+               if vendor == "postgresql" else "")
     return f"""
         SELECT {_RULE.columns("r")},
                CASE WHEN r.max_per_member IS NOT NULL OR r.kind = %s
-                    THEN (SELECT COUNT(*) FROM {award} a
-                          WHERE a.rule_id = r.id AND a.member_id = %s)
+                    THEN (SELECT COUNT(*) FROM (SELECT 1 FROM {award} a
+                          WHERE a.rule_id = r.id AND a.member_id = %s{bounded}) counted)
                     ELSE 0 END AS member_awards,
                CASE WHEN r.cooldown_hours > 0
                     THEN (SELECT MAX(a.created_at) FROM {award} a

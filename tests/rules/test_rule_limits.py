@@ -75,6 +75,26 @@ def test_max_per_member_caps_a_rule_for_life(order, make_rule, member):
     assert Award.objects.filter(member=member).count() == 2
 
 
+def test_a_cap_counts_a_members_awards_only_up_to_the_cap(order, make_rule, member, program,
+                                                           clock):
+    """A member with more awards than the cap (the cap was lowered after): the history read
+    stops at the cap on both databases, and the decision is the same as counting them all."""
+    from rules.selectors import live_rules
+
+    rule = make_rule("order", {"points": 20}, name="first orders", max_per_member=5)
+    for _ in range(4):
+        order("10")
+    rule.max_per_member = 2
+    rule.save(update_fields=["max_per_member"])
+
+    read = {r.pk: r.history.count for r in live_rules(
+        program=program, kinds=["order"], at=clock.now(), member_id=member.pk)}
+
+    assert Award.objects.filter(member=member, rule=rule).count() == 4
+    assert read[rule.pk] == 2  # the cap, not the four awards
+    assert rule_points(order("10")) == {}
+
+
 def test_the_cap_is_per_member(order, make_rule, program, clock):
     make_rule("order", {"points": 20}, name="first order", max_per_member=1)
 
