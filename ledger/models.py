@@ -47,18 +47,23 @@ class Entry(models.Model):
         REVERSE = "reverse", _("Reversal")
         AVAILABLE = "available", _("Now spendable")
 
+    # member, merchant and program: in PostgreSQL one foreign key to the member's (id, program,
+    # merchant) key holds all three (loyaltysite.migration_ops.AnchorToMember)
     # indexed by ledger_entry_ref (merchant, program, reference): no index of its own
     merchant = models.ForeignKey(
         "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     program = models.ForeignKey(
         "members.Program", verbose_name=_("program"), on_delete=models.PROTECT, related_name="+",
+        db_constraint=False,
     )
     # indexed by ledger_entry_member_newest (member, -created_at, -id)
     member = models.ForeignKey(
         "members.Member", verbose_name=_("member"), on_delete=models.PROTECT,
         related_name="entries", db_index=False,
+        db_constraint=False,
     )
     kind = models.CharField(_("kind"), max_length=16, choices=Kind)
     points = models.BigIntegerField(_("points"))
@@ -192,14 +197,19 @@ class Hold(models.Model):
         RELEASED = "released", _("Released")
         EXPIRED = "expired", _("Expired")
 
+    # member, merchant and program: in PostgreSQL one foreign key to the member's (id, program,
+    # merchant) key holds all three (loyaltysite.migration_ops.AnchorToMember)
     merchant = models.ForeignKey(
         "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
+        db_constraint=False,
     )
     program = models.ForeignKey(
         "members.Program", verbose_name=_("program"), on_delete=models.PROTECT, related_name="+",
+        db_constraint=False,
     )
     member = models.ForeignKey(
         "members.Member", verbose_name=_("member"), on_delete=models.PROTECT, related_name="holds",
+        db_constraint=False,
     )
     points = models.BigIntegerField(_("points"))
     status = models.CharField(_("status"), max_length=16, choices=Status, default=Status.ACTIVE)

@@ -134,18 +134,23 @@ class Order(models.Model):
         PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
         REFUNDED = "refunded", _("Refunded")
 
+    # member, merchant and program: in PostgreSQL one foreign key to the member's (id, program,
+    # merchant) key holds all three (loyaltysite.migration_ops.AnchorToMember)
     # indexed by rules_order_unique_id (merchant, program, order_id)
     merchant = models.ForeignKey(
         "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     program = models.ForeignKey(
         "members.Program", verbose_name=_("program"), on_delete=models.PROTECT, related_name="+",
+        db_constraint=False,
     )
     # indexed by rules_order_member_recent (member, -id)
     member = models.ForeignKey(
         "members.Member", verbose_name=_("member"), on_delete=models.PROTECT, related_name="orders",
         db_index=False,
+        db_constraint=False,
     )
     order_id = models.CharField(_("order id"), max_length=128)
     currency = models.CharField(_("currency"), max_length=3)
@@ -259,14 +264,19 @@ class Refund(models.Model):
 class Event(models.Model):
     """A customer action (review, check-in, ...) and what it earned."""
 
+    # member, merchant and program: in PostgreSQL one foreign key to the member's (id, program,
+    # merchant) key holds all three (loyaltysite.migration_ops.AnchorToMember)
     merchant = models.ForeignKey(
         "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
+        db_constraint=False,
     )
     program = models.ForeignKey(
         "members.Program", verbose_name=_("program"), on_delete=models.PROTECT, related_name="+",
+        db_constraint=False,
     )
     member = models.ForeignKey(
         "members.Member", verbose_name=_("member"), on_delete=models.PROTECT, related_name="events",
+        db_constraint=False,
     )
     event_id = models.CharField(_("event id"), max_length=128, blank=True, default="")
     type = models.CharField(_("type"), max_length=64)
@@ -308,16 +318,21 @@ class Event(models.Model):
 class Award(models.Model):
     """One rule firing for one member. Caps, cooldowns and the console's counts read these."""
 
+    # member, merchant and program: in PostgreSQL one foreign key to the member's (id, program,
+    # merchant) key holds all three (loyaltysite.migration_ops.AnchorToMember)
     merchant = models.ForeignKey(
         "members.Merchant", verbose_name=_("merchant"), on_delete=models.PROTECT, related_name="+",
+        db_constraint=False,
     )
     program = models.ForeignKey(
         "members.Program", verbose_name=_("program"), on_delete=models.PROTECT, related_name="+",
+        db_constraint=False,
     )
     # indexed by rules_award_member_rule (member, rule, -created_at)
     member = models.ForeignKey(
         "members.Member", verbose_name=_("member"), on_delete=models.PROTECT, related_name="awards",
         db_index=False,
+        db_constraint=False,
     )
     # indexed by rules_award_rule (rule, created_at)
     rule = models.ForeignKey(
