@@ -261,24 +261,25 @@ def on_order_recorded(result: OrderResult) -> None:
 def _open_referral_of(merchant_id: int, program_id: int, referee_id: int) -> int | None:
     """The referee's open referral, if any: every order asks, and nearly always hears no, so
     one prepared statement rather than an ORM query compiled per order."""
+    sql, params = _open_referral_query(merchant_id, program_id, referee_id, prefix="")
     with prepared_cursor() as cursor:
-        cursor.execute(
-            f"SELECT id FROM {connection.ops.quote_name(Referral._meta.db_table)}"
-            " WHERE merchant_id = %s AND program_id = %s AND referee_id = %s"
-            " AND status IN (%s, %s) ORDER BY id LIMIT 1",  # the table name only
-            [merchant_id, program_id, referee_id, *(str(status) for status in OPEN)],
-        )
-        row = cursor.fetchone()
-    return row[0] if row else None
+        cursor.execute(f"SELECT {sql}", params)
+        return cursor.fetchone()[0]
 
 
 def open_referral_probe(order: Order, prefix: str) -> tuple[str, dict[str, object]]:
     """``_open_referral_of`` as a subquery of the order's write (``rules.hooks``' probes):
     every order asks, and one round trip fewer answers."""
+    return _open_referral_query(order.merchant_id, order.program_id, order.member_id, prefix)
+
+
+def _open_referral_query(merchant_id: int, program_id: int, referee_id: int,
+                         prefix: str) -> tuple[str, dict[str, object]]:
+    """The referee's open referral as a scalar subquery, its parameters named ``prefix...``."""
     table = connection.ops.quote_name(Referral._meta.db_table)
-    params: dict[str, object] = {f"{prefix}merchant": order.merchant_id,
-                                 f"{prefix}program": order.program_id,
-                                 f"{prefix}member": order.member_id}
+    params: dict[str, object] = {f"{prefix}merchant": merchant_id,
+                                 f"{prefix}program": program_id,
+                                 f"{prefix}member": referee_id}
     for index, status in enumerate(OPEN):
         params[f"{prefix}open_{index}"] = str(status)
     statuses = ", ".join(f"%({prefix}open_{index})s" for index in range(len(OPEN)))

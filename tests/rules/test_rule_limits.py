@@ -6,6 +6,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from rules import services
 from rules.engine import EventFacts, condition_matches, event_rule_raw
@@ -87,11 +89,15 @@ def test_a_cap_counts_a_members_awards_only_up_to_the_cap(order, make_rule, memb
     rule.max_per_member = 2
     rule.save(update_fields=["max_per_member"])
 
-    read = {r.pk: r.history.count for r in live_rules(
-        program=program, kinds=["order"], at=clock.now(), member_id=member.pk)}
+    with CaptureQueriesContext(connection) as queries:
+        read = {r.pk: r.history.count for r in live_rules(
+            program=program, kinds=["order"], at=clock.now(), member_id=member.pk)}
 
     assert Award.objects.filter(member=member, rule=rule).count() == 4
     assert read[rule.pk] == 2  # the cap, not the four awards
+    # on PostgreSQL the count itself stops at the cap
+    bounded = "LIMIT GREATEST(COALESCE(r.max_per_member, 1), 1)" in queries[0]["sql"]
+    assert bounded == (connection.vendor == "postgresql")
     assert rule_points(order("10")) == {}
 
 
